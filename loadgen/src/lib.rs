@@ -1,0 +1,2 @@
+//! loadgen (work in progress).
+#![forbid(unsafe_code)]

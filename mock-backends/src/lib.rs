@@ -1,0 +1,2 @@
+//! mock-backends (work in progress).
+#![forbid(unsafe_code)]

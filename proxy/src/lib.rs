@@ -1,0 +1,2 @@
+//! Rampart reverse proxy library (work in progress).
+#![forbid(unsafe_code)]
