@@ -1,0 +1,76 @@
+//! Configuration: the YAML model, loading (file + `RAMPART_*` environment) and validation.
+//!
+//! The pipeline is file → [`RawConfig`] (serde, unknown keys refused) → [`Config`] (typed,
+//! validated). Every error names the key path and what to change.
+
+mod error;
+mod model;
+mod raw;
+mod units;
+mod validate;
+
+pub use error::{ConfigError, Issue};
+pub use model::*;
+pub use raw::*;
+pub use units::{Dur, Size};
+pub use validate::validate;
+
+use figment::Figment;
+use figment::providers::{Env, Format};
+use figment::value::Value;
+use serde_saphyr::figment::Yaml;
+use std::path::{Path, PathBuf};
+
+/// Where a config comes from, so a reload can read it again.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// A YAML file, with `RAMPART_*` environment overrides.
+    File(PathBuf),
+    /// YAML text held in memory (embedded use and tests); no environment overrides.
+    Inline(String),
+}
+
+impl ConfigSource {
+    /// Loads and validates the config from this source.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        match self {
+            ConfigSource::File(path) => load_file(path),
+            ConfigSource::Inline(text) => from_yaml_str(text),
+        }
+    }
+}
+
+/// Top-level sections an environment variable may override.
+const SECTIONS: [&str; 7] = ["listeners", "admin", "upstreams", "routes", "server", "headers", "logging"];
+
+/// Loads a YAML file, applies `RAMPART_SECTION__KEY=value` overrides and validates.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    if !path.is_file() {
+        return Err(ConfigError::one("", format!("config file {} not found or not a file", path.display())));
+    }
+    let env = Env::prefixed("RAMPART_")
+        .split("__")
+        .filter(|key| SECTIONS.iter().any(|s| key.as_str().split('.').next() == Some(*s)));
+    extract(Figment::new().merge(Yaml::file(path)).merge(env))
+}
+
+/// Parses and validates YAML text.
+pub fn from_yaml_str(text: &str) -> Result<Config, ConfigError> {
+    extract(Figment::new().merge(Yaml::string(text)))
+}
+
+fn extract(figment: Figment) -> Result<Config, ConfigError> {
+    let value: Value = figment.extract().map_err(|e| {
+        let msg = e.to_string();
+        ConfigError::one("", format!("cannot read config: {msg}"))
+    })?;
+    let raw: RawConfig = serde_path_to_error::deserialize(&value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        ConfigError::one(path, e.into_inner().to_string())
+    })?;
+    validate(raw)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,144 @@
+//! The validated, typed config the proxy runs on.
+
+use super::raw::{LogFormat, RawConfig, Strategy};
+use http::HeaderName;
+use http::uri::Authority;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A validated config: every address parsed, every reference resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Client-facing listeners.
+    pub listeners: Vec<ListenerConfig>,
+    /// Admin listener, if enabled.
+    pub admin: Option<SocketAddr>,
+    /// Upstream pools, in name order.
+    pub upstreams: Vec<UpstreamConfig>,
+    /// Routes, in file order.
+    pub routes: Vec<RouteConfig>,
+    /// Server-wide connection settings.
+    pub server: ServerConfig,
+    /// Forwarding-header settings.
+    pub headers: HeaderConfig,
+    /// Logging settings.
+    pub logging: LoggingConfig,
+    /// The file as written (defaults filled in), for `GET /admin/config`.
+    pub raw: RawConfig,
+}
+
+/// One client-facing listener.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    /// Name used in logs and metrics.
+    pub name: String,
+    /// Address to bind.
+    pub bind: SocketAddr,
+}
+
+/// A pool of backends.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// The upstream's name.
+    pub name: String,
+    /// Load-balancing strategy.
+    pub strategy: Strategy,
+    /// Backends in file order.
+    pub backends: Vec<BackendConfig>,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Idle keep-alive connections kept per backend.
+    pub max_idle_per_backend: usize,
+    /// How long an idle pooled connection lives.
+    pub pool_idle_timeout: Duration,
+}
+
+/// One backend.
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    /// `host:port` as an HTTP authority.
+    pub address: Authority,
+    /// Relative weight, at least 1.
+    pub weight: u32,
+}
+
+/// Upstream timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// TCP connect.
+    pub connect: Duration,
+    /// Request sent to response head received.
+    pub response_header: Duration,
+    /// Longest gap between response body chunks.
+    pub idle: Duration,
+}
+
+/// A route rule.
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    /// Name in logs and metrics.
+    pub name: String,
+    /// Host condition.
+    pub host: HostMatch,
+    /// Path prefix, always starting with `/`.
+    pub path_prefix: String,
+    /// Index into [`Config::upstreams`].
+    pub upstream: usize,
+    /// Remove `path_prefix` before forwarding.
+    pub strip_prefix: bool,
+    /// Keep the client's `Host`.
+    pub preserve_host: bool,
+}
+
+/// How a route matches the request host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostMatch {
+    /// Any host.
+    Any,
+    /// Exactly this host (lower case, no port).
+    Exact(String),
+    /// Any host ending in this suffix, which starts with `.` (from `*.example.test`).
+    Suffix(String),
+}
+
+/// Server-wide settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerConfig {
+    /// Drain deadline on shutdown.
+    pub shutdown_timeout: Duration,
+    /// Deadline for a client to send the request head.
+    pub header_read_timeout: Duration,
+    /// Largest request head, in bytes.
+    pub max_header_bytes: usize,
+}
+
+/// Forwarding headers.
+#[derive(Debug, Clone)]
+pub struct HeaderConfig {
+    /// Add `X-Forwarded-For/Proto/Host`.
+    pub x_forwarded: bool,
+    /// Add RFC 7239 `Forwarded`.
+    pub forwarded: bool,
+    /// `Via` pseudonym, if any.
+    pub via: Option<String>,
+    /// The request-id header.
+    pub request_id: HeaderName,
+}
+
+/// Logging.
+#[derive(Debug, Clone)]
+pub struct LoggingConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// tracing filter directive.
+    pub level: String,
+    /// Emit access-log events.
+    pub access_log: bool,
+}
+
+impl Config {
+    /// The upstream with this name.
+    pub fn upstream(&self, name: &str) -> Option<&UpstreamConfig> {
+        self.upstreams.iter().find(|u| u.name == name)
+    }
+}

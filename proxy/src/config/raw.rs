@@ -1,0 +1,306 @@
+//! The config file as written: serde structs with defaults and `deny_unknown_fields`.
+//!
+//! These are turned into the typed [`super::Config`] by [`super::validate`]; nothing here is
+//! used on the request path.
+
+use super::units::{Dur, Size};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Where the proxy accepts client traffic.
+    #[serde(default)]
+    pub listeners: Vec<RawListener>,
+    /// The admin API listener.
+    #[serde(default)]
+    pub admin: RawAdmin,
+    /// Named pools of backends.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, RawUpstream>,
+    /// Host + path rules mapping requests to upstreams, most specific wins.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+    /// Connection handling and shutdown.
+    #[serde(default)]
+    pub server: RawServer,
+    /// Forwarding headers the proxy adds.
+    #[serde(default)]
+    pub headers: RawHeaders,
+    /// Logs.
+    #[serde(default)]
+    pub logging: RawLogging,
+}
+
+/// One client-facing listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    /// A name used in logs and metrics.
+    pub name: String,
+    /// `ip:port` to bind; port 0 picks a free port.
+    pub bind: String,
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// `ip:port` of the admin API; loopback by default.
+    #[serde(default = "default_admin_bind")]
+    pub bind: String,
+    /// Set to false to run without an admin listener.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        Self { bind: default_admin_bind(), enabled: true }
+    }
+}
+
+/// Load-balancing strategy names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Each backend in turn.
+    #[default]
+    RoundRobin,
+}
+
+/// A named pool of backends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    /// How a backend is picked.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// The backends, `host:port` each.
+    #[serde(default)]
+    pub backends: Vec<RawBackend>,
+    /// Connect, response-header and idle-body timeouts.
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+    /// Keep-alive pool settings.
+    #[serde(default)]
+    pub pool: RawPool,
+}
+
+/// One backend of an upstream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    /// `host:port`.
+    pub address: String,
+    /// Relative weight (used by weighted strategies).
+    #[serde(default = "one")]
+    pub weight: u32,
+}
+
+/// Per-upstream timeouts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    /// TCP connect to a backend.
+    #[serde(default = "connect_default")]
+    pub connect: Dur,
+    /// From request sent to response headers received.
+    #[serde(default = "response_header_default")]
+    pub response_header: Dur,
+    /// Longest gap between two body chunks from the backend.
+    #[serde(default = "idle_default")]
+    pub idle: Dur,
+}
+
+impl Default for RawTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: connect_default(),
+            response_header: response_header_default(),
+            idle: idle_default(),
+        }
+    }
+}
+
+/// Upstream connection-pool settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPool {
+    /// Idle keep-alive connections kept per backend.
+    #[serde(default = "max_idle_default")]
+    pub max_idle_per_backend: usize,
+    /// How long an idle pooled connection is kept.
+    #[serde(default = "pool_idle_default")]
+    pub idle_timeout: Dur,
+}
+
+impl Default for RawPool {
+    fn default() -> Self {
+        Self { max_idle_per_backend: max_idle_default(), idle_timeout: pool_idle_default() }
+    }
+}
+
+/// A routing rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// Name in logs and metrics; defaults to `route<index>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What requests this route takes.
+    #[serde(rename = "match", default)]
+    pub matcher: RawMatch,
+    /// The upstream that serves it.
+    pub upstream: String,
+    /// Remove the matched path prefix before forwarding.
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// Send the client's `Host` to the backend (true) or the backend's address (false).
+    #[serde(default = "yes")]
+    pub preserve_host: bool,
+}
+
+/// Host and path conditions of a route.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatch {
+    /// Exact host (`api.example.test`) or suffix wildcard (`*.example.test`); any host if absent.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Path prefix, matched on segment boundaries; `/` if absent.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+}
+
+/// Connection handling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// How long in-flight requests may take to finish on shutdown.
+    #[serde(default = "shutdown_default")]
+    pub shutdown_timeout: Dur,
+    /// Time allowed for a client to send the request head.
+    #[serde(default = "header_read_default")]
+    pub header_read_timeout: Dur,
+    /// Largest request head accepted (HTTP/1.1 buffer size).
+    #[serde(default = "max_header_default")]
+    pub max_header_bytes: Size,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            shutdown_timeout: shutdown_default(),
+            header_read_timeout: header_read_default(),
+            max_header_bytes: max_header_default(),
+        }
+    }
+}
+
+/// Forwarding headers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaders {
+    /// Append the client address to `X-Forwarded-For` and set `X-Forwarded-Proto/Host`.
+    #[serde(default = "yes")]
+    pub x_forwarded: bool,
+    /// Add an RFC 7239 `Forwarded` header.
+    #[serde(default)]
+    pub forwarded: bool,
+    /// The pseudonym in `Via`; empty to send no `Via`.
+    #[serde(default = "via_default")]
+    pub via: String,
+    /// The request-id header propagated or created.
+    #[serde(default = "request_id_default")]
+    pub request_id: String,
+}
+
+impl Default for RawHeaders {
+    fn default() -> Self {
+        Self {
+            x_forwarded: true,
+            forwarded: false,
+            via: via_default(),
+            request_id: request_id_default(),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogging {
+    /// `pretty` or `json` (the `--log-format` flag wins).
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `proxy=debug,info`.
+    #[serde(default = "level_default")]
+    pub level: String,
+    /// One access-log event per request.
+    #[serde(default = "yes")]
+    pub access_log: bool,
+}
+
+impl Default for RawLogging {
+    fn default() -> Self {
+        Self { format: LogFormat::Pretty, level: level_default(), access_log: true }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> u32 {
+    1
+}
+fn default_admin_bind() -> String {
+    "127.0.0.1:9901".into()
+}
+fn connect_default() -> Dur {
+    Dur(Duration::from_secs(1))
+}
+fn response_header_default() -> Dur {
+    Dur(Duration::from_secs(30))
+}
+fn idle_default() -> Dur {
+    Dur(Duration::from_secs(60))
+}
+fn max_idle_default() -> usize {
+    256
+}
+fn pool_idle_default() -> Dur {
+    Dur(Duration::from_secs(90))
+}
+fn shutdown_default() -> Dur {
+    Dur(Duration::from_secs(30))
+}
+fn header_read_default() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+fn max_header_default() -> Size {
+    Size(64 * 1024)
+}
+fn via_default() -> String {
+    "rampart".into()
+}
+fn request_id_default() -> String {
+    "x-request-id".into()
+}
+fn level_default() -> String {
+    "info".into()
+}
