@@ -1,2 +1,111 @@
-//! The `rampart` binary.
-fn main() {}
+//! `rampart`: parse arguments, load config, run the proxy, map errors to exit codes.
+
+use clap::Parser;
+use proxy::config::{self, ConfigSource, LogFormat};
+use proxy::{Proxy, StartError};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Rampart reverse proxy.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rampart",
+    version,
+    about = "A reverse proxy that holds under failure"
+)]
+struct Args {
+    /// The YAML config file (RAMPART_SECTION__KEY environment variables override it).
+    #[arg(
+        long,
+        short,
+        env = "RAMPART_CONFIG",
+        default_value = "proxy/examples/rampart.yaml"
+    )]
+    config: PathBuf,
+    /// Validate the config and exit: 0 when valid, 64 when not.
+    #[arg(long)]
+    check: bool,
+    /// Log format; overrides `logging.format`.
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+/// Exit code for a bad config (EX_USAGE/EX_CONFIG style, as linkerd does).
+const EXIT_CONFIG: u8 = 64;
+/// Exit code when a listener cannot bind.
+const EXIT_BIND: u8 = 69;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match config::load_file(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rampart: invalid config {}:\n{e}", args.config.display());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if args.check {
+        println!("rampart: {} is valid", args.config.display());
+        return ExitCode::SUCCESS;
+    }
+    proxy::observe::logging::init(
+        args.log_format.unwrap_or(config.logging.format),
+        &config.logging.level,
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rampart: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(config, ConfigSource::File(args.config)))
+}
+
+async fn run(config: proxy::Config, source: ConfigSource) -> ExitCode {
+    let handle = match Proxy::start_with(config, source).await {
+        Ok(h) => h,
+        Err(e @ StartError::Bind { .. }) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::from(EXIT_BIND);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match signals::wait_for_shutdown(&handle).await {
+        Ok(signal) => tracing::info!(signal, "draining in-flight requests"),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for signals");
+            return ExitCode::FAILURE;
+        }
+    }
+    handle.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+mod signals {
+    use proxy::ProxyHandle;
+    use tokio::signal::unix::{SignalKind, signal};
+
+    /// Reloads on SIGHUP; returns the name of the signal that asked for shutdown.
+    pub(crate) async fn wait_for_shutdown(handle: &ProxyHandle) -> std::io::Result<&'static str> {
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    // The outcome is logged by the reload itself.
+                    let _ = handle.reload();
+                }
+                _ = term.recv() => return Ok("SIGTERM"),
+                _ = int.recv() => return Ok("SIGINT"),
+            }
+        }
+    }
+}

@@ -21,7 +21,12 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error with a single issue.
     pub fn one(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { issues: vec![Issue { path: path.into(), message: message.into() }] }
+        Self {
+            issues: vec![Issue {
+                path: path.into(),
+                message: message.into(),
+            }],
+        }
     }
 }
 
@@ -47,10 +52,17 @@ pub(crate) struct Issues(pub(crate) Vec<Issue>);
 
 impl Issues {
     pub(crate) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Issue { path: path.into(), message: message.into() });
+        self.0.push(Issue {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     pub(crate) fn finish<T>(self, value: T) -> Result<T, ConfigError> {
-        if self.0.is_empty() { Ok(value) } else { Err(ConfigError { issues: self.0 }) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigError { issues: self.0 })
+        }
     }
 }

@@ -41,16 +41,28 @@ impl ConfigSource {
 }
 
 /// Top-level sections an environment variable may override.
-const SECTIONS: [&str; 7] = ["listeners", "admin", "upstreams", "routes", "server", "headers", "logging"];
+const SECTIONS: [&str; 7] = [
+    "listeners",
+    "admin",
+    "upstreams",
+    "routes",
+    "server",
+    "headers",
+    "logging",
+];
 
 /// Loads a YAML file, applies `RAMPART_SECTION__KEY=value` overrides and validates.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     if !path.is_file() {
-        return Err(ConfigError::one("", format!("config file {} not found or not a file", path.display())));
+        return Err(ConfigError::one(
+            "",
+            format!("config file {} not found or not a file", path.display()),
+        ));
     }
-    let env = Env::prefixed("RAMPART_")
-        .split("__")
-        .filter(|key| SECTIONS.iter().any(|s| key.as_str().split('.').next() == Some(*s)));
+    let env = Env::prefixed("RAMPART_").split("__").filter(|key| {
+        let section = key.as_str().split('.').next().unwrap_or_default();
+        SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(section))
+    });
     extract(Figment::new().merge(Yaml::file(path)).merge(env))
 }
 

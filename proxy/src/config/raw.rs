@@ -59,7 +59,10 @@ pub struct RawAdmin {
 
 impl Default for RawAdmin {
     fn default() -> Self {
-        Self { bind: default_admin_bind(), enabled: true }
+        Self {
+            bind: default_admin_bind(),
+            enabled: true,
+        }
     }
 }
 
@@ -140,7 +143,10 @@ pub struct RawPool {
 
 impl Default for RawPool {
     fn default() -> Self {
-        Self { max_idle_per_backend: max_idle_default(), idle_timeout: pool_idle_default() }
+        Self {
+            max_idle_per_backend: max_idle_default(),
+            idle_timeout: pool_idle_default(),
+        }
     }
 }
 
@@ -247,7 +253,11 @@ pub struct RawLogging {
 
 impl Default for RawLogging {
     fn default() -> Self {
-        Self { format: LogFormat::Pretty, level: level_default(), access_log: true }
+        Self {
+            format: LogFormat::Pretty,
+            level: level_default(),
+            access_log: true,
+        }
     }
 }
 

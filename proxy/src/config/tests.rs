@@ -13,7 +13,12 @@ routes:
 "#;
 
 fn first_issue(yaml: &str) -> Issue {
-    from_yaml_str(yaml).unwrap_err().issues.into_iter().next().unwrap()
+    from_yaml_str(yaml)
+        .unwrap_err()
+        .issues
+        .into_iter()
+        .next()
+        .unwrap()
 }
 
 #[test]
@@ -34,7 +39,11 @@ fn bad_backend_address_names_its_path() {
     let yaml = GOOD.replace("localhost:9002", "localhost");
     let issue = first_issue(&yaml);
     assert_eq!(issue.path, "upstreams.api.backends[1].address");
-    assert!(issue.message.contains("\"localhost\" is not host:port"), "{}", issue.message);
+    assert!(
+        issue.message.contains("\"localhost\" is not host:port"),
+        "{}",
+        issue.message
+    );
 }
 
 #[test]
@@ -42,7 +51,11 @@ fn unknown_key_is_refused_with_its_path() {
     let yaml = GOOD.replace("connect: 250ms", "connect: 250ms, conect: 1s");
     let issue = first_issue(&yaml);
     assert_eq!(issue.path, "upstreams.api.timeouts.conect");
-    assert!(issue.message.contains("unknown field `conect`"), "{}", issue.message);
+    assert!(
+        issue.message.contains("unknown field `conect`"),
+        "{}",
+        issue.message
+    );
 }
 
 #[test]
@@ -63,10 +76,15 @@ fn route_to_missing_upstream_lists_the_known_ones() {
 
 #[test]
 fn several_problems_are_reported_together() {
-    let yaml = GOOD.replace("127.0.0.1:9001", "nope").replace("*.example.test", "http://x");
+    let yaml = GOOD
+        .replace("127.0.0.1:9001", "nope")
+        .replace("*.example.test", "http://x");
     let err = from_yaml_str(&yaml).unwrap_err();
     let paths: Vec<_> = err.issues.iter().map(|i| i.path.as_str()).collect();
-    assert_eq!(paths, ["upstreams.api.backends[0].address", "routes[0].match.host"]);
+    assert_eq!(
+        paths,
+        ["upstreams.api.backends[0].address", "routes[0].match.host"]
+    );
 }
 
 #[test]

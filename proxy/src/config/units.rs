@@ -13,11 +13,13 @@ impl Dur {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            return Err(format!("{text:?} has no unit; write e.g. \"{text}s\" or \"{text}ms\""));
+            return Err(format!(
+                "{text:?} has no unit; write e.g. \"{text}s\" or \"{text}ms\""
+            ));
         }
-        humantime::parse_duration(text)
-            .map(Dur)
-            .map_err(|e| format!("{text:?} is not a duration ({e}); write e.g. \"250ms\", \"2s\", \"1m\""))
+        humantime::parse_duration(text).map(Dur).map_err(|e| {
+            format!("{text:?} is not a duration ({e}); write e.g. \"250ms\", \"2s\", \"1m\"")
+        })
     }
 }
 
@@ -45,10 +47,14 @@ impl<'de> Deserialize<'de> for Dur {
                 Dur::parse(v).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Dur, E> {
-                Err(E::custom(format!("{v} has no unit; write e.g. \"{v}s\" or \"{v}ms\"")))
+                Err(E::custom(format!(
+                    "{v} has no unit; write e.g. \"{v}s\" or \"{v}ms\""
+                )))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
-                Err(E::custom(format!("{v} has no unit; write e.g. \"{v}s\" or \"{v}ms\"")))
+                Err(E::custom(format!(
+                    "{v} has no unit; write e.g. \"{v}s\" or \"{v}ms\""
+                )))
             }
         }
         d.deserialize_any(V)
@@ -91,9 +97,9 @@ impl Size {
 impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0;
-        if n >= 1 << 20 && n % (1 << 20) == 0 {
+        if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
             write!(f, "{}MiB", n >> 20)
-        } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
             write!(f, "{}KiB", n >> 10)
         } else {
             write!(f, "{n}B")

@@ -13,7 +13,10 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let mut issues = Issues::default();
 
     if raw.listeners.is_empty() {
-        issues.push("listeners", "at least one listener is needed, e.g. `- { name: http, bind: \"0.0.0.0:8080\" }`");
+        issues.push(
+            "listeners",
+            "at least one listener is needed, e.g. `- { name: http, bind: \"0.0.0.0:8080\" }`",
+        );
     }
     let mut names = HashSet::new();
     let listeners = raw
@@ -23,23 +26,42 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         .filter_map(|(i, l)| {
             let path = format!("listeners[{i}]");
             if !names.insert(l.name.clone()) {
-                issues.push(format!("{path}.name"), format!("{:?} is used by another listener; names must be unique", l.name));
+                issues.push(
+                    format!("{path}.name"),
+                    format!(
+                        "{:?} is used by another listener; names must be unique",
+                        l.name
+                    ),
+                );
             }
             let bind = socket_addr(&l.bind, &format!("{path}.bind"), &mut issues)?;
-            Some(ListenerConfig { name: l.name.clone(), bind })
+            Some(ListenerConfig {
+                name: l.name.clone(),
+                bind,
+            })
         })
         .collect();
 
-    let admin = if raw.admin.enabled { socket_addr(&raw.admin.bind, "admin.bind", &mut issues) } else { None };
+    let admin = if raw.admin.enabled {
+        socket_addr(&raw.admin.bind, "admin.bind", &mut issues)
+    } else {
+        None
+    };
 
     if raw.upstreams.is_empty() {
         issues.push("upstreams", "at least one upstream is needed, e.g. `api: { backends: [{ address: \"127.0.0.1:9001\" }] }`");
     }
-    let upstreams: Vec<UpstreamConfig> =
-        raw.upstreams.iter().map(|(name, u)| upstream(name, u, &mut issues)).collect();
+    let upstreams: Vec<UpstreamConfig> = raw
+        .upstreams
+        .iter()
+        .map(|(name, u)| upstream(name, u, &mut issues))
+        .collect();
 
     if raw.routes.is_empty() {
-        issues.push("routes", "at least one route is needed, e.g. `- { match: { path_prefix: / }, upstream: api }`");
+        issues.push(
+            "routes",
+            "at least one route is needed, e.g. `- { match: { path_prefix: / }, upstream: api }`",
+        );
     }
     let mut seen = HashSet::new();
     let routes = raw
@@ -57,40 +79,85 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
 
     let server = ServerConfig {
         shutdown_timeout: raw.server.shutdown_timeout.0,
-        header_read_timeout: positive(raw.server.header_read_timeout.0, "server.header_read_timeout", &mut issues),
+        header_read_timeout: positive(
+            raw.server.header_read_timeout.0,
+            "server.header_read_timeout",
+            &mut issues,
+        ),
         max_header_bytes: usize::try_from(raw.server.max_header_bytes.0).unwrap_or(usize::MAX),
     };
     if server.max_header_bytes < 8192 {
-        issues.push("server.max_header_bytes", "must be at least 8KiB (HTTP/1.1 needs room for a request head)");
+        issues.push(
+            "server.max_header_bytes",
+            "must be at least 8KiB (HTTP/1.1 needs room for a request head)",
+        );
     }
 
-    let request_id = HeaderName::from_bytes(raw.headers.request_id.as_bytes()).unwrap_or_else(|_| {
-        issues.push("headers.request_id", format!("{:?} is not a valid header name", raw.headers.request_id));
-        HeaderName::from_static("x-request-id")
-    });
+    let request_id =
+        HeaderName::from_bytes(raw.headers.request_id.as_bytes()).unwrap_or_else(|_| {
+            issues.push(
+                "headers.request_id",
+                format!("{:?} is not a valid header name", raw.headers.request_id),
+            );
+            HeaderName::from_static("x-request-id")
+        });
     let via = (!raw.headers.via.is_empty()).then(|| raw.headers.via.clone());
-    if let Some(v) = &via {
-        if http::HeaderValue::from_str(v).is_err() || v.contains(',') {
-            issues.push("headers.via", format!("{v:?} is not a valid Via pseudonym; use letters, digits, '-' and '.'"));
-        }
+    if let Some(v) = &via
+        && (http::HeaderValue::from_str(v).is_err() || v.contains(','))
+    {
+        issues.push(
+            "headers.via",
+            format!("{v:?} is not a valid Via pseudonym; use letters, digits, '-' and '.'"),
+        );
     }
-    let headers = HeaderConfig { x_forwarded: raw.headers.x_forwarded, forwarded: raw.headers.forwarded, via, request_id };
+    let headers = HeaderConfig {
+        x_forwarded: raw.headers.x_forwarded,
+        forwarded: raw.headers.forwarded,
+        via,
+        request_id,
+    };
 
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.logging.level) {
-        issues.push("logging.level", format!("{:?} is not a log filter ({e}); use e.g. \"info\" or \"proxy=debug,info\"", raw.logging.level));
+        issues.push(
+            "logging.level",
+            format!(
+                "{:?} is not a log filter ({e}); use e.g. \"info\" or \"proxy=debug,info\"",
+                raw.logging.level
+            ),
+        );
     }
-    let logging = LoggingConfig { format: raw.logging.format, level: raw.logging.level.clone(), access_log: raw.logging.access_log };
+    let logging = LoggingConfig {
+        format: raw.logging.format,
+        level: raw.logging.level.clone(),
+        access_log: raw.logging.access_log,
+    };
 
-    issues.finish(Config { listeners, admin, upstreams, routes, server, headers, logging, raw })
+    issues.finish(Config {
+        listeners,
+        admin,
+        upstreams,
+        routes,
+        server,
+        headers,
+        logging,
+        raw,
+    })
 }
 
 fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig {
     let path = format!("upstreams.{name}");
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         issues.push(&path, "upstream names use letters, digits, '_' and '-'");
     }
     if u.backends.is_empty() {
-        issues.push(format!("{path}.backends"), "at least one backend is needed, e.g. `- { address: \"127.0.0.1:9001\" }`");
+        issues.push(
+            format!("{path}.backends"),
+            "at least one backend is needed, e.g. `- { address: \"127.0.0.1:9001\" }`",
+        );
     }
     let backends = u
         .backends
@@ -99,15 +166,29 @@ fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig 
         .filter_map(|(i, b)| {
             let bpath = format!("{path}.backends[{i}]");
             if b.weight == 0 {
-                issues.push(format!("{bpath}.weight"), "must be at least 1 (remove the backend to take it out)");
+                issues.push(
+                    format!("{bpath}.weight"),
+                    "must be at least 1 (remove the backend to take it out)",
+                );
             }
             let address = authority(&b.address, &format!("{bpath}.address"), issues)?;
-            Some(BackendConfig { address, weight: b.weight.max(1) })
+            Some(BackendConfig {
+                address,
+                weight: b.weight.max(1),
+            })
         })
         .collect();
     let timeouts = Timeouts {
-        connect: positive(u.timeouts.connect.0, &format!("{path}.timeouts.connect"), issues),
-        response_header: positive(u.timeouts.response_header.0, &format!("{path}.timeouts.response_header"), issues),
+        connect: positive(
+            u.timeouts.connect.0,
+            &format!("{path}.timeouts.connect"),
+            issues,
+        ),
+        response_header: positive(
+            u.timeouts.response_header.0,
+            &format!("{path}.timeouts.response_header"),
+            issues,
+        ),
         idle: positive(u.timeouts.idle.0, &format!("{path}.timeouts.idle"), issues),
     };
     UpstreamConfig {
@@ -120,12 +201,24 @@ fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig 
     }
 }
 
-fn route(i: usize, r: &RawRoute, upstreams: &[UpstreamConfig], issues: &mut Issues) -> Option<RouteConfig> {
+fn route(
+    i: usize,
+    r: &RawRoute,
+    upstreams: &[UpstreamConfig],
+    issues: &mut Issues,
+) -> Option<RouteConfig> {
     let path = format!("routes[{i}]");
     let upstream = upstreams.iter().position(|u| u.name == r.upstream);
     if upstream.is_none() {
         let known: Vec<&str> = upstreams.iter().map(|u| u.name.as_str()).collect();
-        issues.push(format!("{path}.upstream"), format!("no upstream named {:?}; defined: {}", r.upstream, known.join(", ")));
+        issues.push(
+            format!("{path}.upstream"),
+            format!(
+                "no upstream named {:?}; defined: {}",
+                r.upstream,
+                known.join(", ")
+            ),
+        );
     }
     let host = match r.matcher.host.as_deref() {
         None | Some("*") => HostMatch::Any,
@@ -139,9 +232,16 @@ fn route(i: usize, r: &RawRoute, upstreams: &[UpstreamConfig], issues: &mut Issu
     };
     let prefix = r.matcher.path_prefix.clone().unwrap_or_else(|| "/".into());
     if !prefix.starts_with('/') {
-        issues.push(format!("{path}.match.path_prefix"), format!("{prefix:?} must start with '/', e.g. \"/{prefix}\""));
+        issues.push(
+            format!("{path}.match.path_prefix"),
+            format!("{prefix:?} must start with '/', e.g. \"/{prefix}\""),
+        );
     }
-    let path_prefix = if prefix.len() > 1 { prefix.trim_end_matches('/').to_string() } else { prefix };
+    let path_prefix = if prefix.len() > 1 {
+        prefix.trim_end_matches('/').to_string()
+    } else {
+        prefix
+    };
     Some(RouteConfig {
         name: r.name.clone().unwrap_or_else(|| format!("route{i}")),
         host,
@@ -159,18 +259,29 @@ fn host_match(h: &str) -> Result<HostMatch, String> {
         None => (false, lower.clone()),
     };
     let valid = !name.is_empty()
-        && name.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     if !valid {
-        return Err(format!("{h:?} is not a host name; use e.g. \"api.example.test\" or \"*.example.test\" (no port, no scheme)"));
+        return Err(format!(
+            "{h:?} is not a host name; use e.g. \"api.example.test\" or \"*.example.test\" (no port, no scheme)"
+        ));
     }
-    Ok(if suffix { HostMatch::Suffix(format!(".{name}")) } else { HostMatch::Exact(name) })
+    Ok(if suffix {
+        HostMatch::Suffix(format!(".{name}"))
+    } else {
+        HostMatch::Exact(name)
+    })
 }
 
 fn socket_addr(text: &str, path: &str, issues: &mut Issues) -> Option<SocketAddr> {
     match text.parse() {
         Ok(a) => Some(a),
         Err(_) => {
-            issues.push(path, format!("{text:?} is not ip:port; write e.g. \"0.0.0.0:8080\" or \"127.0.0.1:0\""));
+            issues.push(
+                path,
+                format!("{text:?} is not ip:port; write e.g. \"0.0.0.0:8080\" or \"127.0.0.1:0\""),
+            );
             None
         }
     }
@@ -184,7 +295,9 @@ fn authority(text: &str, path: &str, issues: &mut Issues) -> Option<Authority> {
     if text.contains("://") || text.contains('/') || text.contains('@') {
         return bad(issues);
     }
-    let Ok(auth) = text.parse::<Authority>() else { return bad(issues) };
+    let Ok(auth) = text.parse::<Authority>() else {
+        return bad(issues);
+    };
     match auth.port_u16() {
         Some(p) if p > 0 && !auth.host().is_empty() => Some(auth),
         _ => bad(issues),

@@ -1,0 +1,152 @@
+//! The admin API on its own listener: health, readiness, metrics, upstream state, config,
+//! reload.
+
+use crate::forward::ProxyBody;
+use crate::server::Shared;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Serves the admin API until `stop` fires.
+pub(crate) async fn run(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
+    loop {
+        let (stream, _) = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let shared = Arc::clone(&shared);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| route(req, Arc::clone(&shared)));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                () = stop.cancelled() => {}
+            }
+        });
+    }
+}
+
+async fn route(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let resp = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/healthz") => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+        (&Method::GET, "/readyz") => {
+            if shared.draining.load(Ordering::Relaxed) {
+                json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &serde_json::json!({ "status": "draining" }),
+                )
+            } else {
+                json(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
+            }
+        }
+        (&Method::GET, "/metrics") => text(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            shared.metrics.encode(),
+        ),
+        (&Method::GET, "/admin/upstreams") => json(StatusCode::OK, &upstreams(&shared)),
+        (&Method::GET, "/admin/config") => {
+            let rt = shared.runtime.load();
+            json(
+                StatusCode::OK,
+                &serde_json::json!({ "generation": rt.generation, "config": rt.config.raw }),
+            )
+        }
+        (&Method::POST, "/admin/reload") => match shared.reload() {
+            Ok(generation) => json(
+                StatusCode::OK,
+                &serde_json::json!({ "status": "reloaded", "generation": generation }),
+            ),
+            Err(e) => {
+                let issues: Vec<_> = e
+                    .issues
+                    .iter()
+                    .map(|i| serde_json::json!({ "path": i.path, "message": i.message }))
+                    .collect();
+                json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({ "error": "config refused; the previous config keeps serving", "code": "invalid_config", "issues": issues }),
+                )
+            }
+        },
+        (
+            _,
+            "/healthz" | "/readyz" | "/metrics" | "/admin/upstreams" | "/admin/config"
+            | "/admin/reload",
+        ) => json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &serde_json::json!({ "error": "method not allowed", "code": "method_not_allowed" }),
+        ),
+        _ => json(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({ "error": "no such admin endpoint", "code": "not_found" }),
+        ),
+    };
+    Ok(resp)
+}
+
+fn upstreams(shared: &Shared) -> serde_json::Value {
+    let rt = shared.runtime.load();
+    let list: Vec<_> = rt
+        .upstreams
+        .iter()
+        .map(|u| {
+            let backends: Vec<_> = u
+                .backends
+                .iter()
+                .map(|b| {
+                    serde_json::json!({
+                        "address": b.address.as_str(),
+                        "weight": b.weight,
+                        "in_flight": b.in_flight.load(Ordering::Relaxed),
+                        "requests": b.requests.load(Ordering::Relaxed),
+                        "failures": b.failures.load(Ordering::Relaxed),
+                    })
+                })
+                .collect();
+            serde_json::json!({ "name": u.name, "backends": backends })
+        })
+        .collect();
+    serde_json::json!({ "generation": rt.generation, "upstreams": list })
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response<ProxyBody> {
+    text(status, "application/json", value.to_string())
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<ProxyBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    resp
+}

@@ -1,0 +1,115 @@
+//! Errors the proxy answers itself, and the one place they become a status and a JSON body.
+
+use super::ProxyBody;
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use std::error::Error as _;
+
+/// Which side failed, and how; each maps to one status and one stable `code`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// No route matches the host and path.
+    #[error("no route matches this host and path")]
+    NoRoute,
+    /// The upstream has no backend to send to.
+    #[error("no backend available for upstream {0}")]
+    NoBackend(String),
+    /// The backend refused or reset the connection attempt.
+    #[error("could not connect to the backend")]
+    Connect(#[source] hyper_util::client::legacy::Error),
+    /// Connecting to the backend took longer than `timeouts.connect`.
+    #[error("connecting to the backend timed out")]
+    ConnectTimeout,
+    /// The backend sent no response head within `timeouts.response_header`.
+    #[error("the backend did not answer in time")]
+    ResponseTimeout,
+    /// The backend closed, reset or broke the exchange.
+    #[error("the backend failed the request")]
+    Upstream(#[source] hyper_util::client::legacy::Error),
+    /// The request could not be turned into an upstream request.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+}
+
+impl ProxyError {
+    /// Classifies a client error from hyper-util.
+    pub fn from_client(err: hyper_util::client::legacy::Error) -> Self {
+        if err.is_connect() {
+            let mut source = err.source();
+            while let Some(s) = source {
+                if let Some(io) = s.downcast_ref::<std::io::Error>()
+                    && io.kind() == std::io::ErrorKind::TimedOut
+                {
+                    return ProxyError::ConnectTimeout;
+                }
+                if s.to_string().contains("timed out") {
+                    return ProxyError::ConnectTimeout;
+                }
+                source = s.source();
+            }
+            return ProxyError::Connect(err);
+        }
+        ProxyError::Upstream(err)
+    }
+
+    /// The status the client gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::NoBackend(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::Connect(_) | ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::ConnectTimeout | ProxyError::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// A stable machine-readable code, also the `kind` label of the upstream-errors metric.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProxyError::NoRoute => "no_route",
+            ProxyError::NoBackend(_) => "no_backend",
+            ProxyError::Connect(_) => "upstream_connect_failed",
+            ProxyError::ConnectTimeout => "upstream_connect_timeout",
+            ProxyError::ResponseTimeout => "upstream_timeout",
+            ProxyError::Upstream(_) => "upstream_failed",
+            ProxyError::BadRequest(_) => "bad_request",
+        }
+    }
+
+    /// True when the backend side failed (counts as an upstream error).
+    pub fn is_upstream(&self) -> bool {
+        !matches!(self, ProxyError::NoRoute | ProxyError::BadRequest(_))
+    }
+}
+
+/// A JSON error response `{"error","code","request_id"}` made by the proxy itself.
+pub fn error_response(
+    status: StatusCode,
+    message: &str,
+    code: &str,
+    request_id: &str,
+) -> Response<ProxyBody> {
+    let body = serde_json::json!({ "error": message, "code": code, "request_id": request_id });
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body.to_string()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+impl ProxyError {
+    /// The response for this error.
+    pub fn into_response(&self, request_id: &str) -> Response<ProxyBody> {
+        error_response(self.status(), &self.to_string(), self.code(), request_id)
+    }
+}

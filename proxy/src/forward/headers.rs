@@ -1,0 +1,176 @@
+//! Request and response header rewriting: hop-by-hop removal, X-Forwarded-*, Forwarded, Via.
+
+use crate::config::HeaderConfig;
+use http::Version;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::net::IpAddr;
+
+/// Headers that describe one connection and are never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers, including every header named in `Connection`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    headers.remove("proxy-connection");
+}
+
+/// What the proxy knows about the client side of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSide<'a> {
+    /// The client's IP.
+    pub ip: IpAddr,
+    /// `http` or `https`.
+    pub proto: &'static str,
+    /// The host the client asked for, if any.
+    pub host: Option<&'a str>,
+    /// The client's HTTP version.
+    pub version: Version,
+}
+
+/// Adds the forwarding headers to a request on its way upstream.
+pub fn add_forwarding(headers: &mut HeaderMap, client: &ClientSide<'_>, config: &HeaderConfig) {
+    let ip = client.ip.to_canonical();
+    if config.x_forwarded {
+        append_list(
+            headers,
+            HeaderName::from_static("x-forwarded-for"),
+            &ip.to_string(),
+        );
+        headers.insert(
+            HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static(client.proto),
+        );
+        if let Some(host) = client.host.and_then(|h| HeaderValue::from_str(h).ok()) {
+            headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+        }
+    }
+    if config.forwarded {
+        let node = match ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("\"[{v6}]\""),
+        };
+        let mut element = format!("for={node};proto={}", client.proto);
+        if let Some(host) = client
+            .host
+            .filter(|h| h.bytes().all(|b| b.is_ascii_graphic() && b != b'"'))
+        {
+            element.push_str(&format!(";host=\"{host}\""));
+        }
+        append_list(headers, header::FORWARDED, &element);
+    }
+    add_via(headers, client.version, config);
+}
+
+/// Appends this proxy to `Via` (requests and responses alike).
+pub fn add_via(headers: &mut HeaderMap, version: Version, config: &HeaderConfig) {
+    if let Some(name) = &config.via {
+        let proto = match version {
+            Version::HTTP_10 => "1.0",
+            Version::HTTP_2 => "2",
+            Version::HTTP_3 => "3",
+            _ => "1.1",
+        };
+        append_list(headers, header::VIA, &format!("{proto} {name}"));
+    }
+}
+
+/// Appends `item` to a comma-separated header, folding existing values into one line.
+fn append_list(headers: &mut HeaderMap, name: HeaderName, item: &str) {
+    let existing: Vec<&str> = headers
+        .get_all(&name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let value = if existing.is_empty() {
+        item.to_string()
+    } else {
+        format!("{}, {item}", existing.join(", "))
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(name, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> HeaderConfig {
+        HeaderConfig {
+            x_forwarded: true,
+            forwarded: true,
+            via: Some("rampart".into()),
+            request_id: HeaderName::from_static("x-request-id"),
+        }
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn forwarding_headers_append_to_what_came_in() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
+        h.insert(header::VIA, HeaderValue::from_static("1.1 edge"));
+        let client = ClientSide {
+            ip: "::1".parse().unwrap(),
+            proto: "http",
+            host: Some("api.test"),
+            version: Version::HTTP_11,
+        };
+        add_forwarding(&mut h, &client, &config());
+        assert_eq!(h["x-forwarded-for"], "203.0.113.7, ::1");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "api.test");
+        assert_eq!(
+            h[header::FORWARDED],
+            "for=\"[::1]\";proto=http;host=\"api.test\""
+        );
+        assert_eq!(h[header::VIA], "1.1 edge, 1.1 rampart");
+    }
+
+    #[test]
+    fn ipv4_mapped_clients_are_shown_as_ipv4() {
+        let mut h = HeaderMap::new();
+        let client = ClientSide {
+            ip: "::ffff:127.0.0.1".parse().unwrap(),
+            proto: "http",
+            host: None,
+            version: Version::HTTP_2,
+        };
+        add_forwarding(&mut h, &client, &config());
+        assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+        assert_eq!(h[header::VIA], "2 rampart");
+    }
+}

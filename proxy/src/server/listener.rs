@@ -1,0 +1,86 @@
+//! Accept loops: HTTP/1.1 and h2c on one port, every connection watched for graceful drain.
+
+use super::Shared;
+use super::handler::{self, ConnInfo};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// The connection builder for client listeners, from the server settings.
+pub(crate) fn builder(shared: &Shared) -> auto::Builder<TokioExecutor> {
+    let server = shared.runtime.load().config.server;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.header_read_timeout)
+        .max_buf_size(server.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(server.max_header_bytes.min(u32::MAX as usize) as u32);
+    builder
+}
+
+/// Serves one listener until `stop` fires, then drains its connections within `drain`.
+pub(crate) async fn run(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    drain: Duration,
+) {
+    let builder = builder(&shared);
+    let graceful = GracefulShutdown::new();
+    let mut conns = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        while conns.try_join_next().is_some() {}
+        let (stream, client) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and similar: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let info = ConnInfo {
+            client,
+            proto: "http",
+        };
+        let conn_shared = Arc::clone(&shared);
+        let service = service_fn(move |req| handler::handle(req, info, Arc::clone(&conn_shared)));
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let watched = graceful.watch(conn);
+        conns.spawn(async move {
+            if let Err(e) = watched.await {
+                tracing::debug!(%client, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let open = conns.len();
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open,
+            "drain deadline passed; closing the remaining connections"
+        );
+        conns.abort_all();
+    }
+    while conns.join_next().await.is_some() {}
+}

@@ -1,0 +1,236 @@
+//! Listeners, the request handler, graceful shutdown and hot reload.
+
+mod handler;
+mod listener;
+mod runtime;
+
+pub use runtime::Runtime;
+
+use crate::admin;
+use crate::config::{Config, ConfigError, ConfigSource};
+use crate::observe::Metrics;
+use arc_swap::ArcSwap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// State shared by every connection: the swappable runtime and the metrics.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) runtime: ArcSwap<Runtime>,
+    pub(crate) metrics: Arc<Metrics>,
+    source: ConfigSource,
+    reload_lock: std::sync::Mutex<()>,
+    pub(crate) draining: AtomicBool,
+}
+
+impl Shared {
+    /// Reads the config source again and swaps it in if valid; the old one keeps serving if not.
+    pub(crate) fn reload(&self) -> Result<u64, ConfigError> {
+        let _one_at_a_time = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let result = self.source.load().map(|config| self.swap(config));
+        self.metrics.reload(result.is_ok());
+        match &result {
+            Ok(generation) => tracing::info!(generation, "config reloaded"),
+            Err(e) => {
+                tracing::warn!(error = %e, "config reload refused; the previous config keeps serving")
+            }
+        }
+        result
+    }
+
+    fn swap(&self, config: Config) -> u64 {
+        let current = self.runtime.load();
+        let old = &current.config;
+        if old
+            .listeners
+            .iter()
+            .map(|l| l.bind)
+            .ne(config.listeners.iter().map(|l| l.bind))
+            || old.admin != config.admin
+        {
+            tracing::warn!("listener and admin addresses change only on restart");
+        }
+        let generation = current.generation + 1;
+        self.runtime
+            .store(Arc::new(Runtime::build(config, generation)));
+        generation
+    }
+}
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config is invalid.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// A listener could not bind its address.
+    #[error("{what}: cannot bind {addr}: {source}")]
+    Bind {
+        /// Which listener, as a config key path.
+        what: String,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// The reverse proxy; [`Proxy::start`] binds its listeners and serves in the background.
+#[derive(Debug)]
+pub struct Proxy;
+
+impl Proxy {
+    /// Loads the config from `source`, binds every listener and starts serving.
+    pub async fn start(source: ConfigSource) -> Result<ProxyHandle, StartError> {
+        let config = source.load()?;
+        Self::start_with(config, source).await
+    }
+
+    /// Starts with an already validated config; `source` is what reloads read.
+    pub async fn start_with(
+        config: Config,
+        source: ConfigSource,
+    ) -> Result<ProxyHandle, StartError> {
+        let mut bound = Vec::new();
+        for (i, l) in config.listeners.iter().enumerate() {
+            let listener = TcpListener::bind(l.bind)
+                .await
+                .map_err(|source| StartError::Bind {
+                    what: format!("listeners[{i}].bind"),
+                    addr: l.bind,
+                    source,
+                })?;
+            let addr = listener.local_addr().map_err(|source| StartError::Bind {
+                what: format!("listeners[{i}].bind"),
+                addr: l.bind,
+                source,
+            })?;
+            bound.push((l.name.clone(), addr, listener));
+        }
+        let admin_listener = match config.admin {
+            Some(addr) => {
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            what: "admin.bind".into(),
+                            addr,
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let drain = config.server.shutdown_timeout;
+        let shared = Arc::new(Shared {
+            runtime: ArcSwap::from_pointee(Runtime::build(config, 1)),
+            metrics: Arc::new(Metrics::new()),
+            source,
+            reload_lock: std::sync::Mutex::new(()),
+            draining: AtomicBool::new(false),
+        });
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let mut listeners = Vec::new();
+        for (name, addr, listener) in bound {
+            tracing::info!(listener = %name, %addr, "listening");
+            listeners.push((name, addr));
+            tasks.spawn(listener::run(
+                listener,
+                Arc::clone(&shared),
+                stop.clone(),
+                drain,
+            ));
+        }
+        let admin_stop = CancellationToken::new();
+        let admin_addr = match admin_listener {
+            Some(l) => {
+                let addr = l.local_addr().ok();
+                tracing::info!(addr = ?addr, "admin listening");
+                tokio::spawn(admin::run(l, Arc::clone(&shared), admin_stop.clone()));
+                addr
+            }
+            None => None,
+        };
+        Ok(ProxyHandle {
+            shared,
+            listeners,
+            admin_addr,
+            stop,
+            admin_stop,
+            tasks,
+        })
+    }
+}
+
+/// A running proxy: its addresses, reload and shutdown.
+#[derive(Debug)]
+pub struct ProxyHandle {
+    shared: Arc<Shared>,
+    listeners: Vec<(String, SocketAddr)>,
+    admin_addr: Option<SocketAddr>,
+    stop: CancellationToken,
+    admin_stop: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl ProxyHandle {
+    /// The bound address of the listener with this name.
+    pub fn addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+    }
+
+    /// The bound address of the first listener.
+    pub fn first_addr(&self) -> SocketAddr {
+        self.listeners[0].1
+    }
+
+    /// Every listener's name and bound address.
+    pub fn listener_addrs(&self) -> &[(String, SocketAddr)] {
+        &self.listeners
+    }
+
+    /// The admin listener's bound address, if enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// Reads the config source again and swaps it in; returns the new generation.
+    pub fn reload(&self) -> Result<u64, ConfigError> {
+        self.shared.reload()
+    }
+
+    /// Swaps in an already validated config; returns the new generation.
+    pub fn apply(&self, config: Config) -> u64 {
+        let generation = self.shared.swap(config);
+        self.shared.metrics.reload(true);
+        generation
+    }
+
+    /// The current runtime snapshot.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.shared.runtime.load_full()
+    }
+
+    /// The proxy's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// Stops accepting, lets in-flight requests finish within `server.shutdown_timeout`,
+    /// then stops the admin listener.
+    pub async fn shutdown(mut self) {
+        self.shared.draining.store(true, Ordering::Relaxed);
+        self.stop.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        self.admin_stop.cancel();
+        tracing::info!("shutdown complete");
+    }
+}

@@ -1,0 +1,99 @@
+//! Upstream pools at run time: backends with live counters, a balancer and a pooled client.
+
+use crate::balance::{self, Balancer, PickContext};
+use crate::config::{Timeouts, UpstreamConfig};
+use crate::forward::{ProxyBody, UpstreamClient, client};
+use http::uri::Authority;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// One backend and its live counters.
+#[derive(Debug)]
+pub struct Backend {
+    /// `host:port`.
+    pub address: Authority,
+    /// Relative weight.
+    pub weight: u32,
+    /// Requests currently in flight to this backend.
+    pub in_flight: AtomicUsize,
+    /// Requests sent to this backend since it was configured.
+    pub requests: AtomicU64,
+    /// Failed requests (connect errors, timeouts, resets).
+    pub failures: AtomicU64,
+}
+
+impl Backend {
+    fn new(address: Authority, weight: u32) -> Self {
+        Self {
+            address,
+            weight,
+            in_flight: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Marks a request as started; the guard marks it finished when dropped.
+    pub fn start(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(self))
+    }
+}
+
+/// Counts a request in flight to a backend for as long as it lives.
+#[derive(Debug)]
+pub struct InFlight(Arc<Backend>);
+
+impl InFlight {
+    /// The backend this request went to.
+    pub fn backend(&self) -> &Arc<Backend> {
+        &self.0
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A named pool of backends at run time.
+#[derive(Debug)]
+pub struct Upstream {
+    /// The upstream's name.
+    pub name: String,
+    /// Backends in config order.
+    pub backends: Vec<Arc<Backend>>,
+    /// Timeouts for requests to this pool.
+    pub timeouts: Timeouts,
+    /// The pooled HTTP client.
+    pub client: UpstreamClient,
+    balancer: Box<dyn Balancer>,
+}
+
+impl Upstream {
+    /// Builds the pool, its client and its balancer from config.
+    pub fn new(config: &UpstreamConfig) -> Self {
+        Self {
+            name: config.name.clone(),
+            backends: config
+                .backends
+                .iter()
+                .map(|b| Arc::new(Backend::new(b.address.clone(), b.weight)))
+                .collect(),
+            timeouts: config.timeouts,
+            client: client::build(config),
+            balancer: balance::build(config.strategy),
+        }
+    }
+
+    /// Picks a backend for this request.
+    pub fn pick(&self, ctx: &PickContext<'_>) -> Option<Arc<Backend>> {
+        let i = self.balancer.pick(&self.backends, ctx)?;
+        self.backends.get(i).cloned()
+    }
+}
+
+/// The body type requests are forwarded with.
+pub type RequestBody = ProxyBody;
