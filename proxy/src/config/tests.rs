@@ -52,7 +52,7 @@ fn unknown_key_is_refused_with_its_path() {
     let issue = first_issue(&yaml);
     assert_eq!(issue.path, "upstreams.api.timeouts.conect");
     assert!(
-        issue.message.contains("unknown field `conect`"),
+        issue.message.contains("unknown field") && issue.message.contains("`connect`"),
         "{}",
         issue.message
     );
