@@ -84,6 +84,9 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Context) {
     let mut http = Box::pin(
         http1::Builder::new()
             .timer(TokioTimer::new())
+            // Idle keep-alive connections stay open until the client closes them, as a proxy's
+            // pool expects; hyper's default would close them 30 s after the last request.
+            .header_read_timeout(None)
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades(),
     );

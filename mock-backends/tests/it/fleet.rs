@@ -92,3 +92,16 @@ async fn binary_prints_addresses_and_stops_cleanly_on_ctrl_c() {
     let status = within(child.wait()).await.unwrap();
     assert!(status.success(), "exit status {status}");
 }
+
+#[test]
+fn example_fleet_file_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fleet.yaml");
+    let config = FleetConfig::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let ids: Vec<String> = config
+        .backend_configs()
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(ids, ["b0", "slow", "flaky"]);
+}
