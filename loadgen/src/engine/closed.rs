@@ -1,0 +1,93 @@
+//! Closed loop: every worker sends its next request as soon as the previous one completes.
+
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Ctx, Outcome, join_all};
+use crate::proto::Client;
+use crate::stats::{ErrorKind, Recorder, Totals};
+
+/// Pause after a failed connect so a dead target does not turn into a busy loop.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+
+pub(super) async fn run(ctx: Ctx) -> Outcome {
+    let clients = ctx.clients();
+    let n = clients.len() as u64;
+    let deadline = ctx.plan.duration.map(|d| ctx.start + d);
+    let handles = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, client)| {
+            // The budget is split exactly: the first `b % n` workers take one extra.
+            let budget = ctx
+                .plan
+                .budget
+                .map(|b| b / n + u64::from((i as u64) < b % n));
+            let worker = Worker {
+                client,
+                rec: ctx.recorder(),
+                budget,
+                deadline,
+                timeout: ctx.plan.timeout,
+                cancel: ctx.cancel.clone(),
+            };
+            tokio::spawn(worker.run())
+        })
+        .collect();
+    drop(ctx.tx);
+    Outcome {
+        totals: join_all(handles).await,
+        saturated: 0,
+        unsent: 0,
+    }
+}
+
+struct Worker {
+    client: Client,
+    rec: Recorder,
+    budget: Option<u64>,
+    deadline: Option<Instant>,
+    timeout: Duration,
+    cancel: CancellationToken,
+}
+
+impl Worker {
+    async fn run(mut self) -> Totals {
+        let mut done = 0u64;
+        loop {
+            if self.budget.is_some_and(|b| done >= b) || self.cancel.is_cancelled() {
+                break;
+            }
+            let due = Instant::now();
+            if self.deadline.is_some_and(|d| due >= d) {
+                break;
+            }
+            done += 1;
+            self.rec.sent(due, Duration::ZERO);
+            let result =
+                tokio::time::timeout(self.timeout, self.client.exchange(&mut self.rec)).await;
+            let now = Instant::now();
+            match result {
+                Ok(Ok(r)) => {
+                    self.rec
+                        .response(now, Some(now - due), r.status, r.group.as_ref(), r.bytes)
+                }
+                Ok(Err(kind)) => {
+                    self.rec.error(now, kind);
+                    if matches!(kind, ErrorKind::Connect | ErrorKind::Tls) {
+                        tokio::select! {
+                            () = tokio::time::sleep(CONNECT_BACKOFF) => {}
+                            () = self.cancel.cancelled() => {}
+                        }
+                    }
+                }
+                Err(_) => {
+                    self.client.reset();
+                    self.rec.error(now, ErrorKind::Timeout);
+                }
+            }
+        }
+        self.rec.finish()
+    }
+}

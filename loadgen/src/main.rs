@@ -1,0 +1,221 @@
+//! `loadgen` binary: parse flags into a [`loadgen::LoadSpec`], run it, print and save the report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use loadgen::{KeySpec, LoadSpec, Protocol, RequestTemplate, RunOptions, Stage, TlsSpec};
+
+/// Open-loop (no coordinated omission) and closed-loop HTTP/h2/WebSocket/SSE load generator.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Target URL (http, https, ws, wss).
+    url: String,
+    /// Open mode: requests (or WS messages) per second.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Open mode stages, repeatable: RATE@DURATION or FROM..TO@DURATION (ramp), e.g. 100..500@30s.
+    #[arg(long = "stage", value_parser = parse_stage)]
+    stages: Vec<Stage>,
+    /// Connections (closed-mode workers, open-mode pool, SSE streams).
+    #[arg(short, long, default_value_t = 64)]
+    connections: usize,
+    /// Run length, e.g. 30s.
+    #[arg(short, long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Closed mode: stop after exactly this many requests.
+    #[arg(short = 'n', long)]
+    requests: Option<u64>,
+    /// Use HTTP/2 (h2c on http://, ALPN h2 on https://).
+    #[arg(long)]
+    http2: bool,
+    /// HTTP/2 streams per connection.
+    #[arg(long, default_value_t = 1)]
+    streams: usize,
+    /// WebSocket mode: message round trips (the server should echo).
+    #[arg(long, conflicts_with_all = ["sse", "http2"])]
+    ws: bool,
+    /// SSE mode: hold --connections streams and measure event delivery.
+    #[arg(long, conflicts_with = "http2")]
+    sse: bool,
+    /// WebSocket message text.
+    #[arg(long)]
+    ws_message: Option<String>,
+    /// HTTP method.
+    #[arg(short = 'X', long, default_value = "GET")]
+    method: String,
+    /// Request header "name: value", repeatable.
+    #[arg(short = 'H', long = "header")]
+    headers: Vec<String>,
+    /// Request body.
+    #[arg(long, conflicts_with = "body_file")]
+    body: Option<String>,
+    /// Request body from a file.
+    #[arg(long)]
+    body_file: Option<PathBuf>,
+    /// Per-request key header from a range: NAME=FROM..TO, e.g. x-user-id=1..10000.
+    #[arg(long, value_parser = parse_key)]
+    key: Option<KeySpec>,
+    /// Count responses per value of this response header.
+    #[arg(long)]
+    group_by_header: Option<String>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// CA certificate (PEM) to trust for https/wss.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// Accept any server certificate.
+    #[arg(long)]
+    insecure: bool,
+    /// Load the whole spec from a JSON file instead (other flags except output are ignored).
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// Write the JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Runtime worker threads (default: one per CPU).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn parse_stage(s: &str) -> Result<Stage, String> {
+    let (rates, dur) = s
+        .split_once('@')
+        .ok_or("expected RATE@DURATION or FROM..TO@DURATION")?;
+    let duration = humantime::parse_duration(dur).map_err(|e| e.to_string())?;
+    let num = |x: &str| x.trim().parse::<f64>().map_err(|e| format!("{x}: {e}"));
+    let (rate, to_rate) = match rates.split_once("..") {
+        Some((a, b)) => (num(a)?, Some(num(b)?)),
+        None => (num(rates)?, None),
+    };
+    Ok(Stage {
+        duration,
+        rate,
+        to_rate,
+    })
+}
+
+fn parse_key(s: &str) -> Result<KeySpec, String> {
+    let (header, range) = s.split_once('=').ok_or("expected NAME=FROM..TO")?;
+    let (from, to) = range.split_once("..").ok_or("expected NAME=FROM..TO")?;
+    let num = |x: &str| x.trim().parse::<u64>().map_err(|e| format!("{x}: {e}"));
+    Ok(KeySpec {
+        header: header.to_owned(),
+        from: num(from)?,
+        to: num(to)?,
+    })
+}
+
+impl Cli {
+    fn spec(&self) -> anyhow::Result<LoadSpec> {
+        if let Some(path) = &self.spec {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", path.display()));
+        }
+        let mut headers = std::collections::BTreeMap::new();
+        for h in &self.headers {
+            let Some((k, v)) = h.split_once(':') else {
+                bail!("header {h:?}: expected \"name: value\"")
+            };
+            headers.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        let protocol = match (self.http2, self.ws, self.sse) {
+            (_, true, _) => Protocol::Ws,
+            (_, _, true) => Protocol::Sse,
+            (true, _, _) => Protocol::Http2,
+            _ => Protocol::Http1,
+        };
+        Ok(LoadSpec {
+            protocol,
+            duration: self.duration,
+            rate: self.rate,
+            stages: self.stages.clone(),
+            connections: self.connections,
+            streams_per_connection: self.streams,
+            max_requests: self.requests,
+            timeout: self.timeout,
+            requests: vec![RequestTemplate {
+                method: self.method.clone(),
+                headers,
+                body: self.body.clone(),
+                body_file: self.body_file.clone(),
+                ..RequestTemplate::default()
+            }],
+            key: self.key.clone(),
+            group_by_header: self.group_by_header.clone(),
+            tls: TlsSpec {
+                ca_file: self.ca.clone(),
+                insecure: self.insecure,
+                server_name: None,
+            },
+            ws_message: self.ws_message.clone(),
+            ..LoadSpec::new(self.url.clone())
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match real_main(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("loadgen: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let spec = cli.spec()?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = cli.threads {
+        rt.worker_threads(n);
+    }
+    let rt = rt.enable_all().build().context("starting tokio runtime")?;
+    let report = rt.block_on(async {
+        let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
+        let expected = spec
+            .stages
+            .iter()
+            .map(|s| s.duration)
+            .sum::<Duration>()
+            .max(spec.duration.unwrap_or_default());
+        let progress = loadgen::progress::spawn(live_rx, Some(expected).filter(|d| !d.is_zero()));
+        let options = RunOptions {
+            live: Some(live_tx),
+            ..RunOptions::default()
+        };
+        let cancel = options.cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        });
+        let report = loadgen::run(&spec, options).await;
+        let _ = progress.await;
+        report
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("loadgen: invalid load spec: {e}");
+            return Ok(ExitCode::from(64));
+        }
+    };
+    println!("{report}");
+    if let Some(path) = &cli.json {
+        std::fs::write(path, report.to_json())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,184 @@
+//! Validation of a [`LoadSpec`] into a runnable plan (typed, parsed once).
+
+use std::fmt::Display;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, Uri};
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+
+use crate::request::Templates;
+use crate::schedule::Schedule;
+use crate::spec::{LoadSpec, Protocol};
+
+/// A spec that cannot run; names the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct SpecError {
+    /// The offending field, e.g. `requests[1].method`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub reason: String,
+}
+
+impl SpecError {
+    pub(crate) fn new(field: impl Into<String>, reason: impl Display) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// `host:port` for `TcpStream::connect`.
+    pub(crate) addr: String,
+    pub(crate) tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    pub(crate) uri: Uri,
+}
+
+/// A validated spec.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) target: Target,
+    pub(crate) protocol: Protocol,
+    pub(crate) schedule: Option<Schedule>,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) connections: usize,
+    pub(crate) streams: usize,
+    pub(crate) budget: Option<u64>,
+    pub(crate) timeout: Duration,
+    pub(crate) templates: Arc<Templates>,
+    pub(crate) group_header: Option<HeaderName>,
+    pub(crate) ws_message: String,
+}
+
+impl Plan {
+    /// Checks every field and builds the plan.
+    pub(crate) fn new(spec: &LoadSpec) -> Result<Self, SpecError> {
+        let uri: Uri = spec.url.parse().map_err(|e| SpecError::new("url", e))?;
+        let secure = match (uri.scheme_str(), spec.protocol) {
+            (Some("http"), Protocol::Http1 | Protocol::Http2 | Protocol::Sse) => false,
+            (Some("https"), Protocol::Http1 | Protocol::Http2 | Protocol::Sse) => true,
+            (Some("ws"), Protocol::Ws) => false,
+            (Some("wss"), Protocol::Ws) => true,
+            (s, p) => {
+                return Err(SpecError::new(
+                    "url",
+                    format!(
+                        "scheme {s:?} does not fit protocol {p:?} (http/https, or ws/wss for ws)"
+                    ),
+                ));
+            }
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| SpecError::new("url", "has no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let addr = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let tls = if secure {
+            let name = spec.tls.server_name.clone().unwrap_or_else(|| host.clone());
+            let name =
+                ServerName::try_from(name).map_err(|e| SpecError::new("tls.server_name", e))?;
+            Some((
+                crate::proto::tls::client_config(&spec.tls, spec.protocol)?,
+                name,
+            ))
+        } else {
+            None
+        };
+        if spec.connections == 0 {
+            return Err(SpecError::new("connections", "must be at least 1"));
+        }
+        if spec.streams_per_connection == 0 {
+            return Err(SpecError::new(
+                "streams_per_connection",
+                "must be at least 1",
+            ));
+        }
+        let streams = if spec.protocol == Protocol::Http2 {
+            spec.streams_per_connection
+        } else {
+            1
+        };
+        let schedule = match (spec.rate, spec.stages.is_empty()) {
+            (Some(_), false) => return Err(SpecError::new("rate", "set rate or stages, not both")),
+            (Some(rate), true) => {
+                if !(rate > 0.0 && rate.is_finite()) {
+                    return Err(SpecError::new("rate", "must be a positive number"));
+                }
+                let duration = spec.duration.ok_or_else(|| {
+                    SpecError::new("duration", "open mode with rate needs a duration")
+                })?;
+                Some(Schedule::constant(rate, duration))
+            }
+            (None, false) => {
+                if spec.duration.is_some() {
+                    return Err(SpecError::new("duration", "stages set their own durations"));
+                }
+                for (i, s) in spec.stages.iter().enumerate() {
+                    let ok = |r: f64| r >= 0.0 && r.is_finite();
+                    if !ok(s.rate) || !s.to_rate.is_none_or(ok) {
+                        return Err(SpecError::new(format!("stages[{i}].rate"), "must be >= 0"));
+                    }
+                }
+                Some(Schedule::from_stages(&spec.stages))
+            }
+            (None, true) => None,
+        };
+        if schedule.is_some() && spec.max_requests.is_some() {
+            return Err(SpecError::new(
+                "max_requests",
+                "only applies to closed mode",
+            ));
+        }
+        if schedule.is_some() && spec.protocol == Protocol::Sse {
+            return Err(SpecError::new(
+                "rate",
+                "sse holds streams; use connections and duration",
+            ));
+        }
+        if schedule.is_none() && spec.duration.is_none() && spec.max_requests.is_none() {
+            return Err(SpecError::new(
+                "duration",
+                "closed mode needs a duration or max_requests",
+            ));
+        }
+        if spec.protocol == Protocol::Sse && spec.duration.is_none() {
+            return Err(SpecError::new("duration", "sse needs a duration"));
+        }
+        let http2 = spec.protocol == Protocol::Http2;
+        let templates = Templates::build(&uri, &spec.requests, spec.key.as_ref(), http2)?;
+        let group_header = spec
+            .group_by_header
+            .as_deref()
+            .map(|h| {
+                HeaderName::from_bytes(h.as_bytes())
+                    .map_err(|e| SpecError::new("group_by_header", e))
+            })
+            .transpose()?;
+        Ok(Self {
+            target: Target { addr, tls, uri },
+            protocol: spec.protocol,
+            duration: schedule.as_ref().map(Schedule::duration).or(spec.duration),
+            schedule,
+            connections: spec.connections,
+            streams,
+            budget: spec.max_requests,
+            timeout: spec.timeout,
+            templates: Arc::new(templates),
+            group_header,
+            ws_message: spec.ws_message.clone().unwrap_or_else(|| "ping".to_owned()),
+        })
+    }
+}
