@@ -1,5 +1,4 @@
 //! In-test servers: plain axum, a stalling server, and TLS with an rcgen CA.
-#![allow(dead_code)] // TLS helpers are used once the protocol tests land.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,5 +3,5 @@
 mod common;
 mod http;
 mod open;
-// mod protocols;
+mod protocols;
 mod schema;
