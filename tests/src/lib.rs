@@ -1,2 +1,17 @@
 //! End-to-end tests across the Rampart crates; the tests live in `tests/tests/`.
+//!
+//! Support shared by those tests: a small hyper test backend ([`backend`]), deterministic
+//! payloads hashed incrementally ([`payload`]), proxy start-up helpers ([`harness`]) and a
+//! Prometheus text checker ([`prom`]).
 #![forbid(unsafe_code)]
+
+pub mod backend;
+pub mod harness;
+pub mod payload;
+pub mod prom;
+
+/// The hex sha256 of `bytes`.
+pub fn payload_sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
