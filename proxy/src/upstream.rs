@@ -69,21 +69,58 @@ pub struct Upstream {
     pub timeouts: Timeouts,
     /// The pooled HTTP client.
     pub client: UpstreamClient,
+    pool: PoolSettings,
     balancer: Box<dyn Balancer>,
 }
 
+/// The settings a pooled client is built from; equal settings can share a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PoolSettings {
+    connect: std::time::Duration,
+    max_idle: usize,
+    idle_timeout: std::time::Duration,
+}
+
+impl PoolSettings {
+    fn of(config: &UpstreamConfig) -> Self {
+        Self {
+            connect: config.timeouts.connect,
+            max_idle: config.max_idle_per_backend,
+            idle_timeout: config.pool_idle_timeout,
+        }
+    }
+}
+
 impl Upstream {
-    /// Builds the pool, its client and its balancer from config.
-    pub fn new(config: &UpstreamConfig) -> Self {
+    /// Builds the pool, its client and its balancer from config. Backends that `previous`
+    /// already had (same address and weight) are carried over with their counters, and its
+    /// client with its warm connections when the pool settings are unchanged.
+    pub fn new(config: &UpstreamConfig, previous: Option<&Upstream>) -> Self {
+        let backends = config
+            .backends
+            .iter()
+            .map(|b| {
+                previous
+                    .and_then(|p| {
+                        p.backends
+                            .iter()
+                            .find(|old| old.address == b.address && old.weight == b.weight)
+                    })
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(Backend::new(b.address.clone(), b.weight)))
+            })
+            .collect();
+        let pool = PoolSettings::of(config);
+        let client = match previous {
+            Some(p) if p.pool == pool => p.client.clone(),
+            _ => client::build(config),
+        };
         Self {
             name: config.name.clone(),
-            backends: config
-                .backends
-                .iter()
-                .map(|b| Arc::new(Backend::new(b.address.clone(), b.weight)))
-                .collect(),
+            backends,
             timeouts: config.timeouts,
-            client: client::build(config),
+            client,
+            pool,
             balancer: balance::build(config.strategy),
         }
     }

@@ -56,7 +56,7 @@ impl Shared {
         }
         let generation = current.generation + 1;
         self.runtime
-            .store(Arc::new(Runtime::build(config, generation)));
+            .store(Arc::new(Runtime::build(config, generation, Some(&current))));
         generation
     }
 }
@@ -127,7 +127,7 @@ impl Proxy {
         };
         let drain = config.server.shutdown_timeout;
         let shared = Arc::new(Shared {
-            runtime: ArcSwap::from_pointee(Runtime::build(config, 1)),
+            runtime: ArcSwap::from_pointee(Runtime::build(config, 1, None)),
             metrics: Arc::new(Metrics::new()),
             source,
             reload_lock: std::sync::Mutex::new(()),
