@@ -66,6 +66,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: proxy::Config, source: ConfigSource) -> ExitCode {
+    // Handlers first: a signal that arrives once `listening` is logged must not kill the
+    // process with the default action.
+    let mut signals = match signals::Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for signals");
+            return ExitCode::FAILURE;
+        }
+    };
     let handle = match Proxy::start_with(config, source).await {
         Ok(h) => h,
         Err(e @ StartError::Bind { .. }) => {
@@ -77,34 +86,44 @@ async fn run(config: proxy::Config, source: ConfigSource) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match signals::wait_for_shutdown(&handle).await {
-        Ok(signal) => tracing::info!(signal, "draining in-flight requests"),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for signals");
-            return ExitCode::FAILURE;
-        }
-    }
+    let signal = signals.wait_for_shutdown(&handle).await;
+    tracing::info!(signal, "draining in-flight requests");
     handle.shutdown().await;
     ExitCode::SUCCESS
 }
 
 mod signals {
     use proxy::ProxyHandle;
-    use tokio::signal::unix::{SignalKind, signal};
+    use tokio::signal::unix::{Signal, SignalKind, signal};
 
-    /// Reloads on SIGHUP; returns the name of the signal that asked for shutdown.
-    pub(crate) async fn wait_for_shutdown(handle: &ProxyHandle) -> std::io::Result<&'static str> {
-        let mut hup = signal(SignalKind::hangup())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        loop {
-            tokio::select! {
-                _ = hup.recv() => {
-                    // The outcome is logged by the reload itself.
-                    let _ = handle.reload();
+    /// SIGHUP, SIGTERM and SIGINT, caught from the moment they are installed.
+    pub(crate) struct Signals {
+        hup: Signal,
+        term: Signal,
+        int: Signal,
+    }
+
+    impl Signals {
+        /// Replaces the default actions (terminate) with handlers.
+        pub(crate) fn install() -> std::io::Result<Self> {
+            Ok(Self {
+                hup: signal(SignalKind::hangup())?,
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+
+        /// Reloads on SIGHUP; returns the name of the signal that asked for shutdown.
+        pub(crate) async fn wait_for_shutdown(&mut self, handle: &ProxyHandle) -> &'static str {
+            loop {
+                tokio::select! {
+                    _ = self.hup.recv() => {
+                        // The outcome is logged by the reload itself.
+                        let _ = handle.reload();
+                    }
+                    _ = self.term.recv() => return "SIGTERM",
+                    _ = self.int.recv() => return "SIGINT",
                 }
-                _ = term.recv() => return Ok("SIGTERM"),
-                _ = int.recv() => return Ok("SIGINT"),
             }
         }
     }
