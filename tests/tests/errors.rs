@@ -20,6 +20,13 @@ async fn error_of(url: String, status: StatusCode, code: &str) {
     .unwrap();
     assert_eq!(resp.status(), status);
     assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(
+        resp.headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap()),
+        Some(id.as_str()),
+        "error responses echo the request id too"
+    );
     let body: Value = within("error body", resp.json()).await.unwrap();
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["request_id"], id, "{body}");
@@ -112,4 +119,47 @@ async fn http11_without_host_gets_400_json() {
     assert_eq!(body["code"], "bad_request");
     assert_eq!(body["request_id"], "no-host");
     assert_eq!(backend.requests(), 0);
+}
+
+#[tokio::test]
+async fn error_without_a_request_id_gets_a_new_one_in_body_and_header() {
+    let backend = TestBackend::start("a").await;
+    let upstreams = upstream_yaml("api", &[backend.addr()], "");
+    let routes = "  - { match: { path_prefix: /api }, upstream: api }\n";
+    let proxy = start(&config_with(&upstreams, routes, "")).await;
+    let resp = within("404", reqwest::get(format!("{}/x", base_url(&proxy))))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let header = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = within("error body", resp.json()).await.unwrap();
+    assert_eq!(body["request_id"], header);
+    assert_eq!(header.len(), 36);
+}
+
+#[tokio::test]
+async fn a_backend_body_that_goes_quiet_is_cut_after_the_idle_timeout() {
+    let backend = TestBackend::start("quiet").await;
+    let upstreams = upstream_yaml("api", &[backend.addr()], "timeouts: { idle: 200ms }");
+    let routes = "  - { match: { path_prefix: / }, upstream: api }\n";
+    let proxy = start(&config_with(&upstreams, routes, "")).await;
+    let mut resp = within(
+        "slow head",
+        reqwest::get(format!("{}/slow", base_url(&proxy))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // The gate never opens: after the first chunk the body must fail, not hang or end cleanly.
+    let outcome = within("the idle timeout to cut the body", async {
+        loop {
+            match resp.chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .await;
+    assert!(outcome.is_err(), "a truncated body must not look complete");
 }
