@@ -6,7 +6,7 @@ use crate::forward::headers::{self, ClientSide};
 use crate::forward::{Counted, IdleTimeout, ProxyBody, ProxyError, Tracked, error_response};
 use crate::observe::{RequestRecord, UpstreamErrorLabels};
 use crate::route;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::uri::{PathAndQuery, Scheme, Uri};
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
@@ -46,6 +46,7 @@ pub(crate) async fn handle(
         return Ok(finish(
             ProxyError::BadRequest("HTTP/1.1 request without Host").into_response(&request_id),
             record,
+            &cfg.headers.request_id,
         ));
     }
 
@@ -54,6 +55,7 @@ pub(crate) async fn handle(
         return Ok(finish(
             ProxyError::NoRoute.into_response(&request_id),
             record,
+            &cfg.headers.request_id,
         ));
     };
     record.route = Some(route.name.clone());
@@ -70,6 +72,7 @@ pub(crate) async fn handle(
             ProxyError::NoBackend(upstream.name.clone()),
             record,
             &shared,
+            &cfg.headers.request_id,
         ));
     };
 
@@ -94,6 +97,7 @@ pub(crate) async fn handle(
         return Ok(finish(
             ProxyError::BadRequest("request target cannot be forwarded").into_response(&request_id),
             record,
+            &cfg.headers.request_id,
         ));
     };
     let mut uri = Uri::builder()
@@ -138,7 +142,7 @@ pub(crate) async fn handle(
                 .failures
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::debug!(request_id, backend = %backend.address, error = ?e, "upstream request failed");
-            return Ok(fail(e, record, &shared));
+            return Ok(fail(e, record, &shared, &cfg.headers.request_id));
         }
     };
 
@@ -156,7 +160,12 @@ pub(crate) async fn handle(
 }
 
 /// Answers with a proxy-made error and counts it as an upstream failure where it is one.
-fn fail(err: ProxyError, record: RequestRecord, shared: &Shared) -> Response<ProxyBody> {
+fn fail(
+    err: ProxyError,
+    record: RequestRecord,
+    shared: &Shared,
+    id_header: &HeaderName,
+) -> Response<ProxyBody> {
     if err.is_upstream() {
         let upstream = record.upstream.clone().unwrap_or_default();
         shared
@@ -169,13 +178,21 @@ fn fail(err: ProxyError, record: RequestRecord, shared: &Shared) -> Response<Pro
             .inc();
     }
     let resp = err.into_response(&record.request_id);
-    finish(resp, record)
+    finish(resp, record, id_header)
 }
 
-/// Attaches the record to a proxy-made response so it is logged when sent.
-fn finish(resp: Response<ProxyBody>, mut record: RequestRecord) -> Response<ProxyBody> {
+/// Attaches the record to a proxy-made response so it is logged when sent, and echoes the
+/// request id to the client as every proxied response does.
+fn finish(
+    resp: Response<ProxyBody>,
+    mut record: RequestRecord,
+    id_header: &HeaderName,
+) -> Response<ProxyBody> {
     record.status = resp.status().as_u16();
-    let (parts, body) = resp.into_parts();
+    let (mut parts, body) = resp.into_parts();
+    if let Ok(v) = HeaderValue::from_str(&record.request_id) {
+        parts.headers.insert(id_header.clone(), v);
+    }
     Response::from_parts(parts, Tracked::new(body, record).boxed_unsync())
 }
 
