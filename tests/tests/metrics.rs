@@ -76,3 +76,57 @@ fn the_prometheus_checker_rejects_malformed_text() {
     assert!(prom::parse("# TYPE x flavour\n").is_err());
     assert!(prom::parse("9x 1\n").is_err());
 }
+
+async fn scrape(client: &reqwest::Client, url: &str) -> Option<Vec<prom::Sample>> {
+    let text = client.get(url).send().await.ok()?.text().await.ok()?;
+    Some(prom::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}")))
+}
+
+#[tokio::test]
+async fn upstream_errors_and_abandoned_requests_are_accounted() {
+    let backend = tests::backend::TestBackend::start("a").await;
+    let dead = tests::backend::refused_addr().await;
+    let upstreams = [
+        upstream_yaml("api", &[backend.addr()], ""),
+        upstream_yaml("dead", &[dead], ""),
+    ]
+    .concat();
+    let routes = "  - { name: api, match: { path_prefix: / }, upstream: api }\n\
+                  \x20 - { name: dead, match: { path_prefix: /dead }, upstream: dead }\n";
+    let proxy = start(&config_with(&upstreams, routes, "")).await;
+    let client = reqwest::Client::new();
+    let base = base_url(&proxy);
+    for _ in 0..2 {
+        let resp = within("dead", client.get(format!("{base}/dead/x")).send())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    }
+    // A client that walks away mid-body must not stay counted as in flight.
+    let mut slow = within("slow", client.get(format!("{base}/slow")).send())
+        .await
+        .unwrap();
+    within("first chunk", slow.chunk()).await.unwrap().unwrap();
+    drop(slow);
+
+    let url = format!("{}/metrics", admin_url(&proxy));
+    eventually("upstream errors counted, nothing left in flight", || {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let samples = scrape(&client, &url).await?;
+            let errors = prom::value(
+                &samples,
+                "rampart_upstream_errors_total",
+                &[("upstream", "dead"), ("kind", "upstream_connect_failed")],
+            );
+            let dead_502 = prom::value(
+                &samples,
+                "rampart_requests_total",
+                &[("route", "dead"), ("status", "502")],
+            );
+            let in_flight = prom::value(&samples, "rampart_in_flight_requests", &[]);
+            (errors == Some(2.0) && dead_502 == Some(2.0) && in_flight == Some(0.0)).then_some(())
+        }
+    })
+    .await;
+}
