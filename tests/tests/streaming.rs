@@ -99,3 +99,47 @@ async fn first_bytes_of_a_slow_response_arrive_before_the_backend_finishes() {
         assert_eq!(got, format!("{SLOW_FIRST}{SLOW_REST}").as_bytes());
     }
 }
+
+#[tokio::test]
+async fn h2c_uploads_and_downloads_keep_their_sha256() {
+    let backend = TestBackend::start("a").await;
+    let proxy = start(&simple_config(&[backend.addr()])).await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let size = 16 * MIB + 123;
+    let resp = within(
+        "h2c upload",
+        client
+            .put(format!("{}/upload", base_url(&proxy)))
+            .body(reqwest::Body::wrap_stream(payload::stream(size)))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    let got: serde_json::Value = within("upload answer", resp.json()).await.unwrap();
+    assert_eq!(got["len"], size);
+    assert_eq!(got["sha256"], payload::sha256(size));
+
+    let resp = within(
+        "h2c download head",
+        client
+            .get(format!("{}/download/{size}", base_url(&proxy)))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    let advertised = resp.headers()["x-content-sha256"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut hasher = Sha256::new();
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = within("h2c download chunk", body.next()).await {
+        hasher.update(chunk.unwrap());
+    }
+    assert_eq!(hex::encode(hasher.finalize()), advertised);
+}
