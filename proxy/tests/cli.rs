@@ -153,8 +153,6 @@ impl Running {
                 let Some(text) = event["addr"].as_str() else {
                     continue;
                 };
-                // The admin address is logged in Debug form: `Some(127.0.0.1:9901)`.
-                let text = text.trim_start_matches("Some(").trim_end_matches(')');
                 match event["message"].as_str() {
                     Some("listening") => addr = text.parse::<SocketAddr>().ok(),
                     Some("admin listening") => admin = text.parse::<SocketAddr>().ok(),

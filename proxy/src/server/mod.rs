@@ -150,7 +150,9 @@ impl Proxy {
         let admin_addr = match admin_listener {
             Some(l) => {
                 let addr = l.local_addr().ok();
-                tracing::info!(addr = ?addr, "admin listening");
+                if let Some(addr) = addr {
+                    tracing::info!(%addr, "admin listening");
+                }
                 tokio::spawn(admin::run(l, Arc::clone(&shared), admin_stop.clone()));
                 addr
             }
