@@ -77,7 +77,7 @@ struct Cli {
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Runtime worker threads (default: one per CPU).
+    /// Generator threads, each with its own runtime (default: one per CPU).
     #[arg(long)]
     threads: Option<usize>,
 }
@@ -138,6 +138,7 @@ impl Cli {
             stages: self.stages.clone(),
             connections: self.connections,
             streams_per_connection: self.streams,
+            threads: self.threads,
             max_requests: self.requests,
             timeout: self.timeout,
             requests: vec![RequestTemplate {
@@ -177,11 +178,13 @@ fn main() -> ExitCode {
 
 fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
     let spec = cli.spec()?;
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = cli.threads {
-        rt.worker_threads(n);
-    }
-    let rt = rt.enable_all().build().context("starting tokio runtime")?;
+    // The load itself runs on the library's own threads; this runtime only dispatches
+    // open-mode sends, collects results and draws progress.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting tokio runtime")?;
     let report = rt.block_on(async {
         let (live_tx, live_rx) = tokio::sync::mpsc::unbounded_channel();
         let expected = spec

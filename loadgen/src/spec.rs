@@ -33,6 +33,9 @@ pub struct LoadSpec {
     /// Concurrent streams per connection (HTTP/2 only; HTTP/1.1 always uses 1).
     #[serde(default = "default_streams")]
     pub streams_per_connection: usize,
+    /// Generator threads, each with its own single-threaded runtime (default: one per CPU).
+    #[serde(default)]
+    pub threads: Option<usize>,
     /// Closed mode: stop after exactly this many requests (split evenly over the workers).
     #[serde(default)]
     pub max_requests: Option<u64>,
@@ -67,6 +70,7 @@ impl LoadSpec {
             stages: Vec::new(),
             connections: default_connections(),
             streams_per_connection: default_streams(),
+            threads: None,
             max_requests: None,
             timeout: default_timeout(),
             requests: Vec::new(),

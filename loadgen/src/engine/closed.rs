@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Ctx, Outcome, join_all};
+use super::threads::Pool;
+use super::watchdog::Watchdog;
+use super::{Ctx, Outcome};
 use crate::proto::Client;
 use crate::stats::{ErrorKind, Recorder, Totals};
 
@@ -15,29 +17,27 @@ pub(super) async fn run(ctx: Ctx) -> Outcome {
     let clients = ctx.clients();
     let n = clients.len() as u64;
     let deadline = ctx.plan.duration.map(|d| ctx.start + d);
-    let handles = clients
-        .into_iter()
-        .enumerate()
-        .map(|(i, client)| {
-            // The budget is split exactly: the first `b % n` workers take one extra.
-            let budget = ctx
-                .plan
-                .budget
-                .map(|b| b / n + u64::from((i as u64) < b % n));
-            let worker = Worker {
-                client,
-                rec: ctx.recorder(),
-                budget,
-                deadline,
-                timeout: ctx.plan.timeout,
-                cancel: ctx.cancel.clone(),
-            };
-            tokio::spawn(worker.run())
-        })
-        .collect();
+    let mut pool = Pool::new(ctx.plan.threads);
+    for (i, client) in clients.into_iter().enumerate() {
+        // The budget is split exactly: the first `b % n` workers take one extra.
+        let budget = ctx
+            .plan
+            .budget
+            .map(|b| b / n + u64::from((i as u64) < b % n));
+        let worker = Worker {
+            client,
+            rec: ctx.recorder(),
+            budget,
+            deadline,
+            watchdog: Watchdog::new(ctx.plan.timeout),
+            cancel: ctx.cancel.clone(),
+        };
+        pool.add(i / ctx.plan.streams, worker.run());
+    }
+    let running = pool.start();
     drop(ctx.tx);
     Outcome {
-        totals: join_all(handles).await,
+        totals: running.join().await,
         saturated: 0,
         unsent: 0,
     }
@@ -48,7 +48,7 @@ struct Worker {
     rec: Recorder,
     budget: Option<u64>,
     deadline: Option<Instant>,
-    timeout: Duration,
+    watchdog: Watchdog,
     cancel: CancellationToken,
 }
 
@@ -65,15 +65,14 @@ impl Worker {
             }
             done += 1;
             self.rec.sent(due, Duration::ZERO);
-            let result =
-                tokio::time::timeout(self.timeout, self.client.exchange(&mut self.rec)).await;
+            let result = self.watchdog.run(self.client.exchange(&mut self.rec)).await;
             let now = Instant::now();
             match result {
-                Ok(Ok(r)) => {
+                Some(Ok(r)) => {
                     self.rec
                         .response(now, Some(now - due), r.status, r.group.as_ref(), r.bytes)
                 }
-                Ok(Err(kind)) => {
+                Some(Err(kind)) => {
                     self.rec.error(now, kind);
                     if matches!(kind, ErrorKind::Connect | ErrorKind::Tls) {
                         tokio::select! {
@@ -82,7 +81,7 @@ impl Worker {
                         }
                     }
                 }
-                Err(_) => {
+                None => {
                     self.client.reset();
                     self.rec.error(now, ErrorKind::Timeout);
                 }

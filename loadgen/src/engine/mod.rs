@@ -3,6 +3,8 @@
 mod closed;
 mod open;
 mod streams;
+mod threads;
+mod watchdog;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,7 +72,9 @@ impl Ctx {
 
 /// Runs one load spec to completion (or cancellation) and reports what happened.
 ///
-/// Spawns its workers on the current tokio runtime; use a multi-threaded runtime.
+/// Closed- and open-mode workers run on `spec.threads` dedicated threads (one single-threaded
+/// runtime each); the open-mode dispatcher, the collector and SSE streams run on the caller's
+/// runtime.
 pub async fn run(spec: &LoadSpec, options: RunOptions) -> Result<Report, SpecError> {
     let plan = Arc::new(Plan::new(spec)?);
     let start = Instant::now();

@@ -5,11 +5,13 @@
 //! request waits for the first free one — counted as `saturated` and, if it ends up more than
 //! 2 ms behind, as `late` — and is still sent, never dropped.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use super::{Ctx, Outcome, join_all};
+use super::threads::Pool;
+use super::watchdog::Watchdog;
+use super::{Ctx, Outcome};
 use crate::proto::Client;
 use crate::stats::{ErrorKind, Recorder, Totals};
 
@@ -18,7 +20,7 @@ pub(super) async fn run(ctx: Ctx) -> Outcome {
     let clients = ctx.clients();
     let (idle_tx, mut idle_rx) = mpsc::channel::<usize>(clients.len());
     let mut jobs = Vec::with_capacity(clients.len());
-    let mut handles = Vec::with_capacity(clients.len());
+    let mut pool = Pool::new(ctx.plan.threads);
     for (id, client) in clients.into_iter().enumerate() {
         let (job_tx, job_rx) = mpsc::channel::<Instant>(1);
         jobs.push(job_tx);
@@ -26,10 +28,11 @@ pub(super) async fn run(ctx: Ctx) -> Outcome {
             id,
             client,
             rec: ctx.recorder(),
-            timeout: ctx.plan.timeout,
+            watchdog: Watchdog::new(ctx.plan.timeout),
         };
-        handles.push(tokio::spawn(worker.run(job_rx, idle_tx.clone())));
+        pool.add(id / ctx.plan.streams, worker.run(job_rx, idle_tx.clone()));
     }
+    let running = pool.start();
     drop(idle_tx);
     drop(ctx.tx);
 
@@ -67,7 +70,7 @@ pub(super) async fn run(ctx: Ctx) -> Outcome {
     drop(jobs);
     drop(idle_rx);
     Outcome {
-        totals: join_all(handles).await,
+        totals: running.join().await,
         saturated,
         unsent: total - dispatched,
     }
@@ -77,7 +80,7 @@ struct Worker {
     id: usize,
     client: Client,
     rec: Recorder,
-    timeout: Duration,
+    watchdog: Watchdog,
 }
 
 impl Worker {
@@ -89,16 +92,15 @@ impl Worker {
             let Some(due) = jobs.recv().await else { break };
             let sent = Instant::now();
             self.rec.sent(sent, sent.saturating_duration_since(due));
-            let result =
-                tokio::time::timeout(self.timeout, self.client.exchange(&mut self.rec)).await;
+            let result = self.watchdog.run(self.client.exchange(&mut self.rec)).await;
             let now = Instant::now();
             match result {
-                Ok(Ok(r)) => {
+                Some(Ok(r)) => {
                     self.rec
                         .response(now, Some(now - due), r.status, r.group.as_ref(), r.bytes)
                 }
-                Ok(Err(kind)) => self.rec.error(now, kind),
-                Err(_) => {
+                Some(Err(kind)) => self.rec.error(now, kind),
+                None => {
                     self.client.reset();
                     self.rec.error(now, ErrorKind::Timeout);
                 }

@@ -1,6 +1,7 @@
 //! HTTP/1.1 and HTTP/2 clients on hyper's connection-level API (one connection we own).
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::sync::Mutex;
 
-use super::conn::connect;
+use super::conn::{BoxIo, connect};
 use super::{Reply, classify};
 use crate::plan::Plan;
 use crate::stats::{ErrorKind, Recorder};
@@ -38,17 +39,36 @@ async fn drain(res: hyper::Response<Incoming>, rec: &Recorder) -> Result<Reply, 
     })
 }
 
-/// An HTTP/1.1 keep-alive connection owned by one worker.
+type H1Conn = Pin<Box<http1::Connection<TokioIo<BoxIo>, Body>>>;
+
+/// Runs `fut` while driving the connection in the same task: no spawned connection task, so
+/// no cross-task wake-ups per request (the wrk model: one event loop per connection).
+async fn drive<T>(conn: &mut Option<H1Conn>, fut: impl Future<Output = T>) -> T {
+    let mut fut = std::pin::pin!(fut);
+    if let Some(c) = conn.as_mut() {
+        tokio::select! {
+            biased;
+            out = &mut fut => return out,
+            _ = c.as_mut() => {}
+        }
+        // The connection ended; dropping it resolves whatever `fut` still waits on.
+        *conn = None;
+    }
+    fut.await
+}
+
+/// An HTTP/1.1 keep-alive connection owned (and driven) by one worker.
 pub(crate) struct H1 {
     plan: Arc<Plan>,
     rng: SmallRng,
     sender: Option<http1::SendRequest<Body>>,
+    conn: Option<H1Conn>,
 }
 
 impl fmt::Debug for H1 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("H1")
-            .field("connected", &self.sender.is_some())
+            .field("connected", &self.conn.is_some())
             .finish()
     }
 }
@@ -60,31 +80,27 @@ impl H1 {
             plan,
             rng: SmallRng::seed_from_u64(id),
             sender: None,
+            conn: None,
         }
     }
 
-    async fn ready_sender(
-        &mut self,
-        rec: &mut Recorder,
-    ) -> Result<&mut http1::SendRequest<Body>, ErrorKind> {
+    async fn make_ready(&mut self, rec: &mut Recorder) -> Result<(), ErrorKind> {
         // A keep-alive connection the server closed is replaced silently, once.
         for _ in 0..2 {
-            if self.sender.is_none() {
+            if self.conn.is_none() || self.sender.is_none() {
                 let io = connect(&self.plan.target, self.plan.timeout).await?;
                 let (sender, conn) = http1::handshake(TokioIo::new(io))
                     .await
                     .map_err(|e| classify(&e))?;
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
                 rec.connected();
                 self.sender = Some(sender);
+                self.conn = Some(Box::pin(conn));
             }
             let sender = self.sender.as_mut().expect("set above");
-            if sender.ready().await.is_ok() {
-                return Ok(self.sender.as_mut().expect("set above"));
+            if drive(&mut self.conn, sender.ready()).await.is_ok() {
+                return Ok(());
             }
-            self.sender = None;
+            self.reset();
         }
         Err(ErrorKind::Reset)
     }
@@ -92,13 +108,14 @@ impl H1 {
     /// One request/response.
     pub(crate) async fn exchange(&mut self, rec: &mut Recorder) -> Result<Reply, ErrorKind> {
         let req = self.plan.templates.next(&mut self.rng);
-        let sender = self.ready_sender(rec).await?;
-        let result = match sender.send_request(req).await {
-            Ok(res) => drain(res, rec).await,
+        self.make_ready(rec).await?;
+        let sender = self.sender.as_mut().expect("ready");
+        let result = match drive(&mut self.conn, sender.send_request(req)).await {
+            Ok(res) => drive(&mut self.conn, drain(res, rec)).await,
             Err(e) => Err(classify(&e)),
         };
         if result.is_err() {
-            self.sender = None;
+            self.reset();
         }
         result
     }
@@ -106,6 +123,7 @@ impl H1 {
     /// Drops the connection.
     pub(crate) fn reset(&mut self) {
         self.sender = None;
+        self.conn = None;
     }
 }
 
