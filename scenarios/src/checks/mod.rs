@@ -1,0 +1,151 @@
+//! Checks: what a suite expects. One small trait, one file per kind, side by side.
+//!
+//! Each kind is a variant of [`CheckSpec`] (the YAML key, e.g. `- error_rate: { max: 0.01 }`)
+//! and implements [`Check`]. Later kinds (breaker trips, 429 share, TLS handshake, WS echo, SSE
+//! exactly-once) slot in as new variants and new files.
+
+mod distribution;
+mod error_rate;
+mod latency;
+mod probe;
+mod scope;
+mod status_share;
+mod throughput;
+
+pub use distribution::Distribution;
+pub use error_rate::ErrorRate;
+pub use latency::{Latency, Percentile};
+pub use probe::{ProbeCheck, Verify};
+pub use scope::{Aggregate, Window, aggregate};
+pub use status_share::StatusShare;
+pub use throughput::Throughput;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::RunData;
+
+/// The verdict of one check with what it expected and what it saw, both human-readable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// Whether the check held.
+    pub passed: bool,
+    /// The condition, e.g. `<= 1.00%`.
+    pub expected: String,
+    /// What was measured, e.g. `0.12% (3 of 2500)`.
+    pub observed: String,
+}
+
+impl Outcome {
+    /// An outcome that holds when `passed`.
+    pub fn new(passed: bool, expected: impl Into<String>, observed: impl Into<String>) -> Self {
+        Self {
+            passed,
+            expected: expected.into(),
+            observed: observed.into(),
+        }
+    }
+
+    /// A failed outcome because the data needed is missing.
+    pub fn missing(expected: impl Into<String>, why: impl Into<String>) -> Self {
+        Self::new(false, expected, why)
+    }
+}
+
+/// An assertion over a finished run.
+pub trait Check {
+    /// Judges the run.
+    fn evaluate(&self, run: &RunData) -> Outcome;
+}
+
+/// Every check kind, as written in a suite's `expect:` list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum CheckSpec {
+    /// Share of responses per backend (`x-backend-id`) within a tolerance.
+    Distribution(Distribution),
+    /// Share of failed requests within bounds.
+    ErrorRate(ErrorRate),
+    /// Share of responses with given statuses within bounds.
+    StatusShare(StatusShare),
+    /// A latency percentile relative to the direct baseline, or absolute.
+    Latency(Latency),
+    /// Achieved throughput relative to the direct baseline, or absolute.
+    Throughput(Throughput),
+    /// The answers to a probe (status, body checksum, upload echo).
+    Probe(ProbeCheck),
+}
+
+impl CheckSpec {
+    /// The check as a trait object.
+    pub fn check(&self) -> &dyn Check {
+        match self {
+            CheckSpec::Distribution(c) => c,
+            CheckSpec::ErrorRate(c) => c,
+            CheckSpec::StatusShare(c) => c,
+            CheckSpec::Latency(c) => c,
+            CheckSpec::Throughput(c) => c,
+            CheckSpec::Probe(c) => c,
+        }
+    }
+
+    /// Kind name as written in YAML.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CheckSpec::Distribution(_) => "distribution",
+            CheckSpec::ErrorRate(_) => "error_rate",
+            CheckSpec::StatusShare(_) => "status_share",
+            CheckSpec::Latency(_) => "latency",
+            CheckSpec::Throughput(_) => "throughput",
+            CheckSpec::Probe(_) => "probe",
+        }
+    }
+
+    /// `(phase, window)` the check is scoped to, if it takes a scope.
+    pub fn scope(&self) -> (Option<&str>, Option<&Window>) {
+        match self {
+            CheckSpec::Distribution(c) => (c.phase.as_deref(), c.window.as_ref()),
+            CheckSpec::ErrorRate(c) => (c.phase.as_deref(), c.window.as_ref()),
+            CheckSpec::StatusShare(c) => (c.phase.as_deref(), None),
+            CheckSpec::Latency(c) => (c.phase.as_deref(), None),
+            CheckSpec::Throughput(c) => (c.phase.as_deref(), c.window.as_ref()),
+            CheckSpec::Probe(_) => (None, None),
+        }
+    }
+
+    /// The window, mutable (for `--quick` scaling).
+    pub fn window_mut(&mut self) -> Option<&mut Window> {
+        match self {
+            CheckSpec::Distribution(c) => c.window.as_mut(),
+            CheckSpec::ErrorRate(c) => c.window.as_mut(),
+            CheckSpec::Throughput(c) => c.window.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// A label for tables and JUnit: kind, optional name, scope.
+    pub fn label(&self) -> String {
+        let name = match self {
+            CheckSpec::Distribution(c) => c.name.as_deref(),
+            CheckSpec::ErrorRate(c) => c.name.as_deref(),
+            CheckSpec::StatusShare(c) => c.name.as_deref(),
+            CheckSpec::Latency(c) => c.name.as_deref(),
+            CheckSpec::Throughput(c) => c.name.as_deref(),
+            CheckSpec::Probe(c) => Some(c.probe.as_str()),
+        };
+        let mut label = self.kind().to_owned();
+        if let Some(name) = name {
+            label = format!("{label} {name}");
+        }
+        match self.scope() {
+            (_, Some(w)) => format!("{label} [{}]", w.describe()),
+            (Some(p), None) => format!("{label} [phase {p}]"),
+            (None, None) => label,
+        }
+    }
+}
+
+/// Formats a ratio 0..1 as a percentage.
+pub(crate) fn pct(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}

@@ -1,0 +1,288 @@
+//! Running a suite: start the topology, measure baselines, drive the phases while the timeline
+//! injects faults, send the probes, tear down, then evaluate every check.
+
+mod load;
+mod probe;
+mod timeline;
+mod topology;
+
+pub use load::{merge_series, run_phase, spec_for};
+pub use topology::{Topology, TopologyError};
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::checks::Outcome;
+use crate::data::{PhaseData, RunData};
+use crate::progress::Progress;
+use crate::suite::LoadedSuite;
+
+/// Time factor of `--quick`: every duration and time in a suite is multiplied by it.
+pub const QUICK_SCALE: f64 = 0.5;
+
+/// How to run suites.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Overrides every suite's seed.
+    pub seed: Option<u64>,
+    /// Multiplies every duration and time (1.0 normal, [`QUICK_SCALE`] for `--quick`).
+    pub time_scale: f64,
+    /// Terminal progress.
+    pub progress: Progress,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            seed: None,
+            time_scale: 1.0,
+            progress: Progress::Quiet,
+        }
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// Kind, name and scope, e.g. `error_rate [after reload for 3s]`.
+    pub label: String,
+    /// The verdict.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// One suite's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteResult {
+    /// Suite name.
+    pub name: String,
+    /// Suite description.
+    pub description: String,
+    /// Wall time of the run, seconds.
+    pub elapsed_s: f64,
+    /// Set when the suite could not run at all (every check then counts as failed).
+    pub error: Option<String>,
+    /// Check verdicts, in file order.
+    pub checks: Vec<CheckResult>,
+    /// What was measured.
+    pub data: RunData,
+}
+
+impl SuiteResult {
+    /// True when the suite ran and every check held.
+    pub fn passed(&self) -> bool {
+        self.error.is_none() && self.checks.iter().all(|c| c.outcome.passed)
+    }
+}
+
+/// Runs one suite to the end and evaluates its checks.
+pub async fn run_suite(loaded: &LoadedSuite, config: &RunConfig) -> SuiteResult {
+    let mut suite = loaded.suite.clone();
+    suite.scale_time(config.time_scale);
+    let started = Instant::now();
+    let progress = &config.progress;
+    progress.stage(&format!("suite {}", suite.name));
+    let (data, error) = match measure(loaded, &suite, config).await {
+        Ok(data) => (data, None),
+        Err((data, e)) => (data, Some(e)),
+    };
+    let mut checks: Vec<CheckResult> = suite
+        .expect
+        .iter()
+        .map(|c| CheckResult {
+            label: c.label(),
+            outcome: match &error {
+                Some(e) => Outcome::missing("", format!("suite did not run: {e}")),
+                None => c.check().evaluate(&data),
+            },
+        })
+        .collect();
+    let failed_actions: Vec<String> = data
+        .actions
+        .iter()
+        .filter_map(|a| a.error.as_ref().map(|e| format!("{}: {e}", a.label)))
+        .collect();
+    if !suite.timeline.is_empty() {
+        checks.push(CheckResult {
+            label: "timeline".to_owned(),
+            outcome: Outcome::new(
+                failed_actions.is_empty() && data.actions.len() == suite.timeline.len(),
+                format!("{} actions applied", suite.timeline.len()),
+                if failed_actions.is_empty() {
+                    format!("{} applied", data.actions.len())
+                } else {
+                    failed_actions.join("; ")
+                },
+            ),
+        });
+    }
+    // Keep labels unique for JUnit.
+    for i in 1..checks.len() {
+        let n = checks[..i]
+            .iter()
+            .filter(|c| c.label == checks[i].label)
+            .count();
+        if n > 0 {
+            checks[i].label = format!("{} #{}", checks[i].label, n + 1);
+        }
+    }
+    let result = SuiteResult {
+        name: suite.name.clone(),
+        description: suite.description.clone(),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        error,
+        checks,
+        data,
+    };
+    let verdict = if result.passed() { "PASS" } else { "FAIL" };
+    progress.note(&format!(
+        "{verdict} {} ({:.1}s)",
+        result.name, result.elapsed_s
+    ));
+    result
+}
+
+type Measured = Result<RunData, (RunData, String)>;
+
+async fn measure(
+    loaded: &LoadedSuite,
+    suite: &crate::suite::Suite,
+    config: &RunConfig,
+) -> Measured {
+    let mut data = RunData::default();
+    let seed = config.seed.unwrap_or(suite.seed);
+    let text = match topology::proxy_text(suite, &loaded.dir) {
+        Ok(t) => t,
+        Err(e) => return Err((data, e.to_string())),
+    };
+    let topo = match Topology::start(suite, &text, seed).await {
+        Ok(t) => t,
+        Err(e) => return Err((data, e.to_string())),
+    };
+    data.backend_ids = topo.backend_ids();
+    let proxy_addr = topo.proxy_addr();
+    let baseline_id = suite
+        .load
+        .baseline_backend
+        .clone()
+        .unwrap_or_else(|| "b0".to_owned());
+    let baseline_addr = topo.backend_addr(&baseline_id).unwrap_or(proxy_addr);
+    let topo = Arc::new(Mutex::new(topo));
+    let progress = config.progress.clone();
+    let result = drive(
+        suite,
+        &topo,
+        proxy_addr,
+        baseline_addr,
+        &progress,
+        &mut data,
+    )
+    .await;
+    if let Ok(topo) = Arc::try_unwrap(topo) {
+        topo.into_inner().shutdown().await;
+    }
+    match result {
+        Ok(()) => Ok(data),
+        Err(e) => Err((data, e)),
+    }
+}
+
+async fn drive(
+    suite: &crate::suite::Suite,
+    topo: &Arc<Mutex<Topology>>,
+    proxy_addr: std::net::SocketAddr,
+    baseline_addr: std::net::SocketAddr,
+    progress: &Progress,
+    data: &mut RunData,
+) -> Result<(), String> {
+    for phase in suite.load.phases.iter().filter(|p| p.baseline) {
+        progress.stage(&format!("{}: baseline {} (direct)", suite.name, phase.name));
+        let report = with_live(progress, |live| {
+            run_phase(phase, baseline_addr, Some(live), CancellationToken::new())
+        })
+        .await?;
+        data.baselines.insert(phase.name.clone(), report);
+    }
+    let mut actions: Vec<_> = suite
+        .action_names()
+        .into_iter()
+        .zip(suite.timeline.clone())
+        .collect();
+    actions.sort_by_key(|(_, a)| a.at);
+    let t0 = Instant::now();
+    let cancel = CancellationToken::new();
+    let notes = progress.clone();
+    let timeline = tokio::spawn(timeline::run(
+        actions,
+        topo.clone(),
+        t0,
+        cancel.clone(),
+        move |a| {
+            let status = a
+                .error
+                .as_deref()
+                .map_or("ok".to_owned(), |e| format!("FAILED: {e}"));
+            notes.note(&format!(
+                "  t={:.1}s {} ({}) {status}",
+                a.at_s, a.name, a.label
+            ));
+        },
+    ));
+    let mut failure = None;
+    for phase in &suite.load.phases {
+        progress.stage(&format!("{}: phase {}", suite.name, phase.name));
+        let offset_s = t0.elapsed().as_secs_f64();
+        let report = with_live(progress, |live| {
+            run_phase(phase, proxy_addr, Some(live), CancellationToken::new())
+        })
+        .await;
+        match report {
+            Ok(report) => {
+                merge_series(&mut data.series, &report.series, offset_s);
+                data.phases.push(PhaseData {
+                    name: phase.name.clone(),
+                    offset_s,
+                    report,
+                });
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    cancel.cancel();
+    data.actions = timeline.await.unwrap_or_default();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    for probe in &suite.probes {
+        progress.stage(&format!("{}: probe {}", suite.name, probe.name));
+        data.probes
+            .insert(probe.name.clone(), probe::run(probe, proxy_addr).await);
+    }
+    Ok(())
+}
+
+/// Runs `f` with a live channel whose samples feed the progress display.
+async fn with_live<F, Fut, T>(progress: &Progress, f: F) -> T
+where
+    F: FnOnce(mpsc::UnboundedSender<loadgen::SecondSample>) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let shown = progress.clone();
+    let printer = tokio::spawn(async move {
+        while let Some(s) = rx.recv().await {
+            shown.sample(&s);
+        }
+    });
+    let out = f(tx).await;
+    // The sender is gone once the run ends, so the printer finishes promptly.
+    let _ = tokio::time::timeout(Duration::from_secs(5), printer).await;
+    out
+}

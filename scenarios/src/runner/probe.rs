@@ -1,0 +1,69 @@
+//! Probes: one-off requests through the proxy whose bodies are verified byte for byte.
+
+use std::net::SocketAddr;
+
+use sha2::{Digest, Sha256};
+
+use crate::data::ProbeResult;
+use crate::suite::Probe;
+
+/// Sends `probe.repeat` requests to `target` and records what came back.
+pub(super) async fn run(probe: &Probe, target: SocketAddr) -> Vec<ProbeResult> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("a default reqwest client builds");
+    let body: Option<Vec<u8>> = match (&probe.body, probe.body_bytes) {
+        (Some(b), _) => Some(b.clone().into_bytes()),
+        (None, Some(n)) => Some(mock_backends::pattern::bytes(0, n)),
+        (None, None) => None,
+    };
+    let mut out = Vec::new();
+    for _ in 0..probe.repeat.max(1) {
+        out.push(once(&client, probe, target, body.clone()).await);
+    }
+    out
+}
+
+async fn once(
+    client: &reqwest::Client,
+    probe: &Probe,
+    target: SocketAddr,
+    body: Option<Vec<u8>>,
+) -> ProbeResult {
+    let mut result = ProbeResult::default();
+    let method =
+        reqwest::Method::from_bytes(probe.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut req = client.request(method, format!("http://{target}{}", probe.path));
+    if let Some(b) = body {
+        result.sent_sha256 = Some(hex::encode(Sha256::digest(&b)));
+        req = req.body(b);
+    }
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            result.error = Some(e.to_string());
+            return result;
+        }
+    };
+    result.status = Some(resp.status().as_u16());
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    result.declared_sha256 = header(mock_backends::CONTENT_SHA256_HEADER);
+    result.backend = header(mock_backends::BACKEND_ID_HEADER);
+    match resp.bytes().await {
+        Ok(bytes) => {
+            result.body_len = bytes.len();
+            result.body_sha256 = hex::encode(Sha256::digest(&bytes));
+            result.echoed_sha256 = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("sha256").and_then(|s| s.as_str()).map(str::to_owned));
+        }
+        Err(e) => result.error = Some(format!("body: {e}")),
+    }
+    result
+}

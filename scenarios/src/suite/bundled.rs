@@ -1,0 +1,18 @@
+//! The suites shipped in `scenarios/suites/`, embedded so the binary runs from any directory.
+
+/// `(name, YAML)` of every bundled suite, in run order.
+pub const BUNDLED: [(&str, &str); 5] = [
+    ("basic", include_str!("../../suites/basic.yaml")),
+    ("round-robin", include_str!("../../suites/round-robin.yaml")),
+    (
+        "backend-faults",
+        include_str!("../../suites/backend-faults.yaml"),
+    ),
+    ("hot-reload", include_str!("../../suites/hot-reload.yaml")),
+    ("performance", include_str!("../../suites/performance.yaml")),
+];
+
+/// The YAML of a bundled suite.
+pub fn bundled(name: &str) -> Option<&'static str> {
+    BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}

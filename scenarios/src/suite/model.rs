@@ -1,0 +1,315 @@
+//! The serde model of a suite file; `deny_unknown_fields` everywhere, durations as `"5s"`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use loadgen::{Protocol, RequestTemplate, duration_str, opt_duration};
+use mock_backends::Behavior;
+use serde::{Deserialize, Serialize};
+
+use crate::checks::CheckSpec;
+
+/// One experiment: topology, load, a fault timeline and the expectations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Short unique name (`--suite NAME`).
+    pub name: String,
+    /// One or two sentences on what the suite proves.
+    #[serde(default)]
+    pub description: String,
+    /// Seed for the backends' fault sequences (`--seed` overrides it).
+    #[serde(default)]
+    pub seed: u64,
+    /// The mock fleet.
+    pub backends: Backends,
+    /// Fault proxies on links (needs the chaos crate; rejected until it lands).
+    #[serde(default)]
+    pub chaos: Vec<ChaosLink>,
+    /// The proxy under test.
+    pub proxy: ProxySpec,
+    /// Load phases, run one after the other.
+    pub load: Load,
+    /// Actions at times, measured from the start of the first load phase.
+    #[serde(default)]
+    pub timeline: Vec<TimedAction>,
+    /// One-off requests through the proxy after the load, checked by `probe` checks.
+    #[serde(default)]
+    pub probes: Vec<Probe>,
+    /// The checks; every one must hold for the suite to pass.
+    pub expect: Vec<CheckSpec>,
+}
+
+/// The mock fleet: `count` backends `b0..`, a shared behaviour and per-backend overrides.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backends {
+    /// Number of backends, ids `b0`, `b1`, ...
+    pub count: usize,
+    /// Behaviour of every backend without an override.
+    #[serde(default)]
+    pub behavior: Behavior,
+    /// Behaviour per backend id.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, Behavior>,
+}
+
+/// A chaos fault proxy placed on a link.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosLink {
+    /// Name used by timeline toxic actions.
+    pub name: String,
+    /// `client->proxy` or `proxy->bN`.
+    pub link: String,
+    /// Toxics active from the start (free-form until the chaos crate defines them).
+    #[serde(default)]
+    pub toxics: Vec<serde_json::Value>,
+}
+
+/// The proxy config: inline YAML or a file; `${backends}` and `${backend.ID}` are filled in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySpec {
+    /// Inline proxy config (YAML text).
+    #[serde(default)]
+    pub config: Option<String>,
+    /// Proxy config file, relative to the suite file.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// TLS material to generate (needs proxy TLS; rejected until it lands).
+    #[serde(default)]
+    pub tls: Option<TlsMaterial>,
+}
+
+/// Certificates the runner would generate with rcgen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsMaterial {
+    /// DNS names of the server certificate.
+    pub server_names: Vec<String>,
+    /// Also generate a client certificate for mTLS.
+    #[serde(default)]
+    pub client_cert: bool,
+}
+
+/// The load: phases, and whether to measure a direct-to-backend baseline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Backend the baseline runs against directly (default: the first one).
+    #[serde(default)]
+    pub baseline_backend: Option<String>,
+    /// Phases, in order.
+    pub phases: Vec<Phase>,
+}
+
+/// One load phase: a loadgen run through the proxy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    /// Name used by checks (`phase: NAME`).
+    pub name: String,
+    /// Length (scaled by `--quick`).
+    #[serde(with = "duration_str")]
+    pub duration: Duration,
+    /// Open loop: requests per second.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Connections (closed loop: workers; open loop: pool size).
+    #[serde(default)]
+    pub connections: Option<usize>,
+    /// Wire protocol.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Path requested when `requests` is empty.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Request templates picked by weight.
+    #[serde(default)]
+    pub requests: Vec<RequestTemplate>,
+    /// Per-request timeout.
+    #[serde(default, with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// Also run this phase directly against a backend first, for relative gates.
+    #[serde(default)]
+    pub baseline: bool,
+}
+
+fn default_path() -> String {
+    "/".to_owned()
+}
+
+/// An action at a time on the timeline: `at`, optional `name`, and exactly one action key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "RawTimedAction", into = "RawTimedAction")]
+pub struct TimedAction {
+    /// When, from the start of the first phase (scaled by `--quick`).
+    pub at: Duration,
+    /// Name for windows (`after: NAME`); default `action-N`.
+    pub name: Option<String>,
+    /// What happens.
+    pub action: Action,
+}
+
+/// The file form of [`TimedAction`]: one optional key per action kind.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimedAction {
+    /// When.
+    #[serde(with = "duration_str")]
+    pub at: Duration,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Replace a backend's behaviour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_behavior: Option<SetBehavior>,
+    /// Stop a backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill: Option<String>,
+    /// Start a killed backend again on the same address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+    /// Apply a new proxy config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<String>,
+    /// Add a toxic to a chaos link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_toxic: Option<serde_json::Value>,
+    /// Remove a toxic from a chaos link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_toxic: Option<serde_json::Value>,
+}
+
+/// Arguments of `set_behavior`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetBehavior {
+    /// Backend id.
+    pub backend: String,
+    /// The new behaviour.
+    pub behavior: Behavior,
+}
+
+impl TryFrom<RawTimedAction> for TimedAction {
+    type Error = String;
+
+    fn try_from(raw: RawTimedAction) -> Result<Self, String> {
+        let mut actions = Vec::new();
+        if let Some(s) = raw.set_behavior {
+            actions.push(Action::SetBehavior {
+                backend: s.backend,
+                behavior: Box::new(s.behavior),
+            });
+        }
+        actions.extend(raw.kill.map(Action::Kill));
+        actions.extend(raw.restart.map(Action::Restart));
+        actions.extend(raw.reload.map(Action::Reload));
+        actions.extend(raw.add_toxic.map(Action::AddToxic));
+        actions.extend(raw.remove_toxic.map(Action::RemoveToxic));
+        if actions.len() != 1 {
+            return Err(format!(
+                "a timeline entry needs exactly one of set_behavior, kill, restart, reload, add_toxic, remove_toxic; found {}",
+                actions.len()
+            ));
+        }
+        Ok(Self {
+            at: raw.at,
+            name: raw.name,
+            action: actions.remove(0),
+        })
+    }
+}
+
+impl From<TimedAction> for RawTimedAction {
+    fn from(t: TimedAction) -> Self {
+        let mut raw = RawTimedAction {
+            at: t.at,
+            name: t.name,
+            ..Self::default()
+        };
+        match t.action {
+            Action::SetBehavior { backend, behavior } => {
+                raw.set_behavior = Some(SetBehavior {
+                    backend,
+                    behavior: *behavior,
+                })
+            }
+            Action::Kill(b) => raw.kill = Some(b),
+            Action::Restart(b) => raw.restart = Some(b),
+            Action::Reload(c) => raw.reload = Some(c),
+            Action::AddToxic(v) => raw.add_toxic = Some(v),
+            Action::RemoveToxic(v) => raw.remove_toxic = Some(v),
+        }
+        raw
+    }
+}
+
+/// What a timeline action does.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Action {
+    /// Replace a backend's behaviour.
+    SetBehavior {
+        /// Backend id.
+        backend: String,
+        /// The new behaviour.
+        behavior: Box<Behavior>,
+    },
+    /// Stop a backend (its port refuses connections).
+    Kill(String),
+    /// Start a killed backend again on the same address.
+    Restart(String),
+    /// Apply a new proxy config (placeholders filled in) without dropping connections.
+    Reload(String),
+    /// Add a toxic to a chaos link (needs the chaos crate).
+    AddToxic(serde_json::Value),
+    /// Remove a toxic from a chaos link (needs the chaos crate).
+    RemoveToxic(serde_json::Value),
+}
+
+impl Action {
+    /// Short human label, e.g. `kill b1`.
+    pub fn label(&self) -> String {
+        match self {
+            Action::SetBehavior { backend, .. } => format!("set_behavior {backend}"),
+            Action::Kill(b) => format!("kill {b}"),
+            Action::Restart(b) => format!("restart {b}"),
+            Action::Reload(_) => "reload".to_owned(),
+            Action::AddToxic(_) => "add_toxic".to_owned(),
+            Action::RemoveToxic(_) => "remove_toxic".to_owned(),
+        }
+    }
+}
+
+/// A one-off request through the proxy, run after the load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    /// Name referenced by `probe` checks.
+    pub name: String,
+    /// HTTP method.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Request body.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Request body of this many generated bytes (exclusive with `body`).
+    #[serde(default)]
+    pub body_bytes: Option<usize>,
+    /// How many times to send it.
+    #[serde(default = "one")]
+    pub repeat: usize,
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
+}
+
+fn one() -> usize {
+    1
+}

@@ -1,0 +1,293 @@
+//! Validation of a parsed suite: references resolve, bounds make sense, the proxy config parses,
+//! and features that are not built yet (chaos links, TLS material) are refused clearly.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use super::model::{Action, Suite};
+use crate::checks::CheckSpec;
+use crate::error::SuiteError;
+
+/// Fills `${backends}` (a YAML flow list of `{ address }`) and `${backend.ID}` (an address).
+pub fn fill_placeholders(text: &str, backends: &[(String, SocketAddr)]) -> Result<String, String> {
+    let list = backends
+        .iter()
+        .map(|(_, a)| format!("{{ address: \"{a}\" }}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = text.replace("${backends}", &format!("[{list}]"));
+    for (id, addr) in backends {
+        out = out.replace(&format!("${{backend.{id}}}"), &addr.to_string());
+    }
+    match out.find("${") {
+        Some(i) => {
+            let rest: String = out[i..].chars().take_while(|c| *c != '}').collect();
+            Err(format!(
+                "unknown placeholder `{rest}}}`; use ${{backends}} or ${{backend.ID}}"
+            ))
+        }
+        None => Ok(out),
+    }
+}
+
+/// The proxy config text of a suite (inline or from its file), placeholders not yet filled.
+pub fn proxy_text(suite: &Suite, dir: &Path) -> Result<String, String> {
+    match (&suite.proxy.config, &suite.proxy.file) {
+        (Some(text), None) => Ok(text.clone()),
+        (None, Some(file)) => std::fs::read_to_string(dir.join(file))
+            .map_err(|e| format!("cannot read {}: {e}", dir.join(file).display())),
+        _ => Err("set exactly one of `config` (inline YAML) or `file`".to_owned()),
+    }
+}
+
+/// Checks everything that can be checked before anything starts.
+pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError> {
+    let err = |path: &str, msg: String| SuiteError::new(file, path, msg);
+    if suite.name.trim().is_empty() {
+        return Err(err("name", "must not be empty".into()));
+    }
+    // Fleet.
+    let b = &suite.backends;
+    if b.count == 0 {
+        return Err(err("backends.count", "must be at least 1".into()));
+    }
+    let ids: Vec<String> = (0..b.count).map(|i| format!("b{i}")).collect();
+    let known = |id: &str| ids.iter().any(|i| i == id);
+    b.behavior
+        .validate()
+        .map_err(|e| err("backends.behavior", e.to_string()))?;
+    for (id, behavior) in &b.overrides {
+        if !known(id) {
+            return Err(err(
+                &format!("backends.overrides.{id}"),
+                format!("no such backend; ids are {}", ids.join(", ")),
+            ));
+        }
+        behavior
+            .validate()
+            .map_err(|e| err(&format!("backends.overrides.{id}"), e.to_string()))?;
+    }
+    if !suite.chaos.is_empty() {
+        return Err(err(
+            "chaos",
+            "chaos links need the chaos crate, which is not part of this build yet; remove `chaos`"
+                .into(),
+        ));
+    }
+    // Proxy.
+    if suite.proxy.tls.is_some() {
+        return Err(err(
+            "proxy.tls",
+            "TLS material needs proxy TLS support, which is not part of this build yet".into(),
+        ));
+    }
+    let dummy: Vec<(String, SocketAddr)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                id.clone(),
+                SocketAddr::from(([127, 0, 0, 1], 9000 + i as u16)),
+            )
+        })
+        .collect();
+    let text = proxy_text(suite, dir).map_err(|e| err("proxy", e))?;
+    check_proxy_config(&text, &dummy).map_err(|e| err("proxy.config", e))?;
+    // Load.
+    let phases = &suite.load.phases;
+    if phases.is_empty() {
+        return Err(err("load.phases", "needs at least one phase".into()));
+    }
+    let mut names = HashSet::new();
+    for (i, p) in phases.iter().enumerate() {
+        let at = format!("load.phases[{i}]");
+        if !names.insert(p.name.as_str()) {
+            return Err(err(
+                &format!("{at}.name"),
+                format!("`{}` is used twice", p.name),
+            ));
+        }
+        if p.duration.is_zero() {
+            return Err(err(&format!("{at}.duration"), "must be above zero".into()));
+        }
+        if p.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+            return Err(err(
+                &format!("{at}.rate"),
+                "must be a positive number".into(),
+            ));
+        }
+        if p.connections == Some(0) {
+            return Err(err(
+                &format!("{at}.connections"),
+                "must be at least 1".into(),
+            ));
+        }
+    }
+    if let Some(id) = &suite.load.baseline_backend
+        && !known(id)
+    {
+        return Err(err("load.baseline_backend", format!("no backend `{id}`")));
+    }
+    // Timeline.
+    let actions = suite.action_names();
+    let mut seen = HashSet::new();
+    for (i, (a, name)) in suite.timeline.iter().zip(&actions).enumerate() {
+        let at = format!("timeline[{i}]");
+        if !seen.insert(name.as_str()) {
+            return Err(err(
+                &format!("{at}.name"),
+                format!("`{name}` is used twice"),
+            ));
+        }
+        match &a.action {
+            Action::SetBehavior { backend, behavior } => {
+                if !known(backend) {
+                    return Err(err(
+                        &format!("{at}.set_behavior.backend"),
+                        format!("no backend `{backend}`"),
+                    ));
+                }
+                behavior
+                    .validate()
+                    .map_err(|e| err(&format!("{at}.set_behavior.behavior"), e.to_string()))?;
+            }
+            Action::Kill(id) | Action::Restart(id) if !known(id) => {
+                return Err(err(&at, format!("no backend `{id}`")));
+            }
+            Action::Reload(text) => {
+                check_proxy_config(text, &dummy).map_err(|e| err(&format!("{at}.reload"), e))?;
+            }
+            Action::AddToxic(_) | Action::RemoveToxic(_) => {
+                return Err(err(
+                    &at,
+                    "toxic actions need the chaos crate, which is not part of this build yet"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    // Probes and checks.
+    let probes: HashSet<&str> = suite.probes.iter().map(|p| p.name.as_str()).collect();
+    if suite.expect.is_empty() {
+        return Err(err("expect", "needs at least one check".into()));
+    }
+    for (i, c) in suite.expect.iter().enumerate() {
+        validate_check(c, suite, &actions, &probes, &ids)
+            .map_err(|e| err(&format!("expect[{i}].{}", c.kind()), e))?;
+    }
+    Ok(())
+}
+
+fn check_proxy_config(text: &str, backends: &[(String, SocketAddr)]) -> Result<(), String> {
+    let filled = fill_placeholders(text, backends)?;
+    let config = proxy::config::from_yaml_str(&filled).map_err(|e| e.to_string())?;
+    let fixed = config
+        .listeners
+        .iter()
+        .map(|l| l.bind)
+        .chain(config.admin)
+        .find(|a| a.port() != 0);
+    match fixed {
+        Some(a) => Err(format!(
+            "binds fixed port {a}; suites bind port 0 (e.g. \"127.0.0.1:0\") so runs never collide"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn validate_check(
+    c: &CheckSpec,
+    suite: &Suite,
+    actions: &[String],
+    probes: &HashSet<&str>,
+    ids: &[String],
+) -> Result<(), String> {
+    let (phase, window) = c.scope();
+    if let Some(p) = phase
+        && suite.load.phases.iter().all(|x| x.name != p)
+    {
+        return Err(format!("phase: no phase `{p}`"));
+    }
+    if phase.is_some() && window.is_some() {
+        return Err("set `phase` or `window`, not both".to_owned());
+    }
+    if let Some(w) = window {
+        if let Some(a) = &w.after
+            && !actions.contains(a)
+        {
+            return Err(format!("window.after: no timeline action `{a}`"));
+        }
+        if w.after.is_some() && (w.from.is_some() || w.to.is_some()) {
+            return Err("window: `after` takes `skip`/`for`, not `from`/`to`".to_owned());
+        }
+        if w.length.is_some() && w.to.is_some() {
+            return Err("window: set `to` or `for`, not both".to_owned());
+        }
+    }
+    let baseline_of = |p: Option<&str>| {
+        let name = p.unwrap_or(&suite.load.phases[0].name);
+        suite
+            .load
+            .phases
+            .iter()
+            .any(|x| x.name == name && x.baseline)
+    };
+    let share = |x: Option<f64>, key: &str| match x {
+        Some(v) if !(0.0..=1.0).contains(&v) => Err(format!("{key}: must be between 0 and 1")),
+        _ => Ok(()),
+    };
+    match c {
+        CheckSpec::Distribution(d) => {
+            share(Some(d.tolerance), "tolerance")?;
+            if let Some(id) = d.shares.keys().find(|k| !ids.contains(k)) {
+                return Err(format!("shares: no backend `{id}`"));
+            }
+        }
+        CheckSpec::ErrorRate(e) => {
+            if e.min.is_none() && e.max.is_none() {
+                return Err("set `max` and/or `min`".to_owned());
+            }
+            share(e.min, "min")?;
+            share(e.max, "max")?;
+        }
+        CheckSpec::StatusShare(s) => {
+            if s.min.is_none() && s.max.is_none() {
+                return Err("set `min` and/or `max`".to_owned());
+            }
+            if s.statuses.is_empty() {
+                return Err("statuses: list at least one status".to_owned());
+            }
+            share(s.min, "min")?;
+            share(s.max, "max")?;
+        }
+        CheckSpec::Latency(l) => match (l.max_ratio, l.max) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err("set exactly one of `max_ratio` or `max`".to_owned());
+            }
+            (Some(_), None) if !baseline_of(phase) => {
+                return Err("max_ratio needs `baseline: true` on the phase".to_owned());
+            }
+            _ => {}
+        },
+        CheckSpec::Throughput(t) => match (t.min_ratio, t.min) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err("set exactly one of `min_ratio` or `min`".to_owned());
+            }
+            (Some(_), None) if window.is_some() => {
+                return Err("min_ratio compares whole phases; use `phase`, not `window`".to_owned());
+            }
+            (Some(_), None) if !baseline_of(phase) => {
+                return Err("min_ratio needs `baseline: true` on the phase".to_owned());
+            }
+            _ => {}
+        },
+        CheckSpec::Probe(p) => {
+            if !probes.contains(p.probe.as_str()) {
+                return Err(format!("probe: no probe `{}` in `probes`", p.probe));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Every bundled suite parses and validates; broken suites give precise errors.
+
+use std::path::Path;
+
+use scenarios::suite::BUNDLED;
+use scenarios::{LoadedSuite, SuiteError};
+
+#[test]
+fn every_bundled_suite_parses_and_validates() {
+    for (name, text) in BUNDLED {
+        let loaded = LoadedSuite::from_str(text, name, Path::new("."))
+            .unwrap_or_else(|e| panic!("bundled suite {name}: {e}"));
+        assert_eq!(
+            loaded.suite.name, name,
+            "suite name matches its bundled name"
+        );
+        assert!(!loaded.suite.expect.is_empty());
+    }
+}
+
+const GOOD: &str = r#"name: t
+backends: { count: 2 }
+proxy:
+  config: |
+    listeners: [{ name: http, bind: "127.0.0.1:0" }]
+    admin: { bind: "127.0.0.1:0" }
+    upstreams: { api: { backends: ${backends} } }
+    routes: [{ upstream: api }]
+load:
+  phases:
+    - { name: main, duration: 2s, rate: 10 }
+timeline:
+  - { at: 1s, name: kill, kill: b1 }
+expect:
+  - error_rate: { max: 0.5, window: { after: kill } }
+"#;
+
+fn broken(from: &str, to: &str) -> SuiteError {
+    assert!(GOOD.contains(from), "test edit `{from}` applies");
+    let text = GOOD.replace(from, to);
+    LoadedSuite::from_str(&text, "broken.yaml", Path::new(".")).expect_err("suite is broken")
+}
+
+#[test]
+fn the_good_suite_is_valid() {
+    LoadedSuite::from_str(GOOD, "good.yaml", Path::new(".")).expect("valid");
+}
+
+#[test]
+fn unknown_key_names_line_and_key() {
+    let e = broken(
+        "backends: { count: 2 }",
+        "backends: { count: 2, colour: red }",
+    );
+    assert_eq!(e.line, Some(2), "{e}");
+    assert!(e.path.starts_with("backends"), "{e}");
+    assert!(e.message.contains("colour"), "{e}");
+    assert!(e.to_string().starts_with("broken.yaml:2: "), "{e}");
+}
+
+#[test]
+fn wrong_type_names_the_phase_key() {
+    let e = broken("rate: 10", "rate: fast");
+    assert_eq!(e.line, Some(11), "{e}");
+    assert!(e.path.contains("load.phases[0].rate"), "{e}");
+}
+
+#[test]
+fn bad_duration_names_the_key() {
+    let e = broken("duration: 2s", "duration: soon");
+    assert_eq!(e.line, Some(11), "{e}");
+    assert!(e.path.contains("load.phases[0].duration"), "{e}");
+    assert!(e.message.contains("expected number"), "{e}");
+    assert!(
+        !e.message.starts_with("error: line"),
+        "line is not repeated: {e}"
+    );
+}
+
+#[test]
+fn window_after_an_unknown_action_is_refused() {
+    let e = broken("after: kill", "after: restart");
+    assert_eq!(e.path, "expect[0].error_rate", "{e}");
+    assert!(e.message.contains("no timeline action `restart`"), "{e}");
+}
+
+#[test]
+fn chaos_links_are_refused_until_the_chaos_crate_lands() {
+    let e = broken(
+        "timeline:",
+        "chaos: [{ name: slow, link: proxy->b0 }]\ntimeline:",
+    );
+    assert_eq!(e.path, "chaos", "{e}");
+    assert!(e.message.contains("chaos crate"), "{e}");
+}
+
+#[test]
+fn fixed_ports_and_unknown_backends_are_refused() {
+    let e = broken(
+        "127.0.0.1:0\" }]\n    admin",
+        "127.0.0.1:8080\" }]\n    admin",
+    );
+    assert_eq!(e.path, "proxy.config", "{e}");
+    assert!(e.message.contains("fixed port"), "{e}");
+    let e = broken("kill: b1", "kill: b7");
+    assert_eq!(e.path, "timeline[0]", "{e}");
+    assert!(e.message.contains("no backend `b7`"), "{e}");
+}
