@@ -67,8 +67,8 @@ pub struct Upstream {
     pub backends: Vec<Arc<Backend>>,
     /// Timeouts for requests to this pool.
     pub timeouts: Timeouts,
-    /// The pooled HTTP client.
-    pub client: UpstreamClient,
+    /// The pooled HTTP clients, one per worker thread.
+    clients: Vec<UpstreamClient>,
     pool: PoolSettings,
     balancer: Box<dyn Balancer>,
 }
@@ -94,8 +94,9 @@ impl PoolSettings {
 impl Upstream {
     /// Builds the pool, its client and its balancer from config. Backends that `previous`
     /// already had (same address and weight) are carried over with their counters, and its
-    /// client with its warm connections when the pool settings are unchanged.
-    pub fn new(config: &UpstreamConfig, previous: Option<&Upstream>) -> Self {
+    /// clients with their warm connections when the pool settings are unchanged. There is one
+    /// client per worker thread, so a connection is only ever driven by the worker using it.
+    pub fn new(config: &UpstreamConfig, previous: Option<&Upstream>, workers: usize) -> Self {
         let backends = config
             .backends
             .iter()
@@ -111,18 +112,23 @@ impl Upstream {
             })
             .collect();
         let pool = PoolSettings::of(config);
-        let client = match previous {
-            Some(p) if p.pool == pool => p.client.clone(),
-            _ => client::build(config),
+        let clients = match previous {
+            Some(p) if p.pool == pool && p.clients.len() == workers.max(1) => p.clients.clone(),
+            _ => (0..workers.max(1)).map(|_| client::build(config)).collect(),
         };
         Self {
             name: config.name.clone(),
             backends,
             timeouts: config.timeouts,
-            client,
+            clients,
             pool,
             balancer: balance::build(config.strategy),
         }
+    }
+
+    /// The pooled client of this worker thread.
+    pub fn client(&self, worker: usize) -> &UpstreamClient {
+        &self.clients[worker % self.clients.len()]
     }
 
     /// Picks a backend for this request.

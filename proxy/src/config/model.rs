@@ -110,6 +110,8 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Largest request head, in bytes.
     pub max_header_bytes: usize,
+    /// Worker threads (at least 1).
+    pub workers: usize,
 }
 
 /// Forwarding headers.

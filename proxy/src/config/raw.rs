@@ -195,6 +195,10 @@ pub struct RawServer {
     /// Largest request head accepted (HTTP/1.1 buffer size).
     #[serde(default = "max_header_default")]
     pub max_header_bytes: Size,
+    /// Worker threads, each with its own event loop, listener socket (SO_REUSEPORT) and
+    /// upstream pools; 0 means one per CPU.
+    #[serde(default)]
+    pub workers: usize,
 }
 
 impl Default for RawServer {
@@ -203,6 +207,7 @@ impl Default for RawServer {
             shutdown_timeout: shutdown_default(),
             header_read_timeout: header_read_default(),
             max_header_bytes: max_header_default(),
+            workers: 0,
         }
     }
 }

@@ -85,7 +85,15 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             &mut issues,
         ),
         max_header_bytes: usize::try_from(raw.server.max_header_bytes.0).unwrap_or(usize::MAX),
+        workers: if raw.server.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            raw.server.workers
+        },
     };
+    if raw.server.workers > 1024 {
+        issues.push("server.workers", "at most 1024 (0 means one per CPU)");
+    }
     if server.max_header_bytes < 8192 {
         issues.push(
             "server.max_header_bytes",

@@ -19,6 +19,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnInfo {
     pub(crate) client: SocketAddr,
+    /// The worker thread serving the connection.
+    pub(crate) worker: usize,
     pub(crate) proto: &'static str,
 }
 
@@ -127,7 +129,7 @@ pub(crate) async fn handle(
     record.backend = Some(backend.start());
     let sent = tokio::time::timeout(
         upstream.timeouts.response_header,
-        upstream.client.request(upstream_req),
+        upstream.client(conn.worker).request(upstream_req),
     )
     .await;
     let response = match sent {

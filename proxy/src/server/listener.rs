@@ -34,6 +34,7 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     stop: CancellationToken,
     drain: Duration,
+    worker: usize,
 ) {
     let builder = builder(&shared);
     let graceful = GracefulShutdown::new();
@@ -57,6 +58,7 @@ pub(crate) async fn run(
         let info = ConnInfo {
             client,
             proto: "http",
+            worker,
         };
         let conn_shared = Arc::clone(&shared);
         let service = service_fn(move |req| handler::handle(req, info, Arc::clone(&conn_shared)));

@@ -3,6 +3,7 @@
 mod handler;
 mod listener;
 mod runtime;
+mod workers;
 
 pub use runtime::Runtime;
 
@@ -14,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// State shared by every connection: the swappable runtime and the metrics.
@@ -67,6 +67,12 @@ pub enum StartError {
     /// The config is invalid.
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// A worker thread or its event loop could not be started.
+    #[error("cannot start a worker thread: {source}")]
+    Worker {
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A listener could not bind its address.
     #[error("{what}: cannot bind {addr}: {source}")]
     Bind {
@@ -95,21 +101,22 @@ impl Proxy {
         config: Config,
         source: ConfigSource,
     ) -> Result<ProxyHandle, StartError> {
-        let mut bound = Vec::new();
+        let workers = config.server.workers.max(1);
+        // per_worker[w] holds worker w's socket of every listener.
+        let mut per_worker: Vec<Vec<std::net::TcpListener>> =
+            (0..workers).map(|_| Vec::new()).collect();
+        let mut listeners = Vec::new();
         for (i, l) in config.listeners.iter().enumerate() {
-            let listener = TcpListener::bind(l.bind)
-                .await
-                .map_err(|source| StartError::Bind {
+            let (addr, sockets) =
+                workers::bind_group(l.bind, workers).map_err(|source| StartError::Bind {
                     what: format!("listeners[{i}].bind"),
                     addr: l.bind,
                     source,
                 })?;
-            let addr = listener.local_addr().map_err(|source| StartError::Bind {
-                what: format!("listeners[{i}].bind"),
-                addr: l.bind,
-                source,
-            })?;
-            bound.push((l.name.clone(), addr, listener));
+            for (w, socket) in sockets.into_iter().enumerate() {
+                per_worker[w].push(socket);
+            }
+            listeners.push((l.name.clone(), addr));
         }
         let admin_listener = match config.admin {
             Some(addr) => {
@@ -134,17 +141,14 @@ impl Proxy {
             draining: AtomicBool::new(false),
         });
         let stop = CancellationToken::new();
-        let mut tasks = JoinSet::new();
-        let mut listeners = Vec::new();
-        for (name, addr, listener) in bound {
-            tracing::info!(listener = %name, %addr, "listening");
-            listeners.push((name, addr));
-            tasks.spawn(listener::run(
-                listener,
-                Arc::clone(&shared),
-                stop.clone(),
-                drain,
-            ));
+        let mut finished = Vec::with_capacity(workers);
+        for (w, sockets) in per_worker.into_iter().enumerate() {
+            let done = workers::spawn(w, sockets, Arc::clone(&shared), stop.clone(), drain)
+                .map_err(|source| StartError::Worker { source })?;
+            finished.push(done);
+        }
+        for (name, addr) in &listeners {
+            tracing::info!(listener = %name, %addr, workers, "listening");
         }
         let admin_stop = CancellationToken::new();
         let admin_addr = match admin_listener {
@@ -164,7 +168,7 @@ impl Proxy {
             admin_addr,
             stop,
             admin_stop,
-            tasks,
+            finished,
         })
     }
 }
@@ -177,7 +181,7 @@ pub struct ProxyHandle {
     admin_addr: Option<SocketAddr>,
     stop: CancellationToken,
     admin_stop: CancellationToken,
-    tasks: JoinSet<()>,
+    finished: Vec<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl ProxyHandle {
@@ -231,8 +235,19 @@ impl ProxyHandle {
     pub async fn shutdown(mut self) {
         self.shared.draining.store(true, Ordering::Relaxed);
         self.stop.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        for worker in self.finished.drain(..) {
+            // An error means the worker thread is already gone: nothing left to wait for.
+            let _ = worker.await;
+        }
         self.admin_stop.cancel();
         tracing::info!("shutdown complete");
+    }
+}
+
+impl Drop for ProxyHandle {
+    /// A dropped handle stops the proxy (without waiting for the drain).
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.admin_stop.cancel();
     }
 }

@@ -31,7 +31,11 @@ impl Runtime {
             .map(|u| {
                 let before =
                     previous.and_then(|p| p.upstreams.iter().find(|old| old.name == u.name));
-                Arc::new(Upstream::new(u, before.map(|b| &**b)))
+                Arc::new(Upstream::new(
+                    u,
+                    before.map(|b| &**b),
+                    config.server.workers,
+                ))
             })
             .collect();
         Self {

@@ -1,0 +1,80 @@
+//! Worker threads: each runs its own single-threaded event loop with its own listening socket
+//! (SO_REUSEPORT, so the kernel spreads connections) and its own upstream pools, so a request
+//! is served start to end on one thread with no cross-thread wake-ups.
+
+use super::{Shared, listener};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+/// Binds `count` sockets to `addr` with SO_REUSEPORT; port 0 is resolved by the first bind
+/// and reused by the rest.
+pub(crate) fn bind_group(
+    addr: SocketAddr,
+    count: usize,
+) -> std::io::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
+    let mut sockets = Vec::with_capacity(count);
+    let mut bound = addr;
+    for _ in 0..count.max(1) {
+        let socket = Socket::new(
+            Domain::for_address(bound),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.set_tcp_nodelay(true)?;
+        socket.bind(&bound.into())?;
+        socket.listen(1024)?;
+        let listener: std::net::TcpListener = socket.into();
+        bound = listener.local_addr()?;
+        sockets.push(listener);
+    }
+    Ok((bound, sockets))
+}
+
+/// Starts worker thread `index` serving `listeners`; the receiver fires when it has drained.
+pub(crate) fn spawn(
+    index: usize,
+    listeners: Vec<std::net::TcpListener>,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    drain: Duration,
+) -> std::io::Result<oneshot::Receiver<()>> {
+    let (done, finished) = oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(format!("rampart-worker-{index}"))
+        .spawn(move || {
+            runtime.block_on(async move {
+                let mut serving = Vec::with_capacity(listeners.len());
+                for std_listener in listeners {
+                    match tokio::net::TcpListener::from_std(std_listener) {
+                        Ok(l) => serving.push(tokio::spawn(listener::run(
+                            l,
+                            Arc::clone(&shared),
+                            stop.clone(),
+                            drain,
+                            index,
+                        ))),
+                        Err(e) => {
+                            tracing::error!(worker = index, error = %e, "cannot register listener")
+                        }
+                    }
+                }
+                for task in serving {
+                    let _ = task.await;
+                }
+            });
+            // Dropping the runtime here ends the idle pooled upstream connections of this worker.
+            drop(runtime);
+            let _ = done.send(());
+        })?;
+    Ok(finished)
+}
