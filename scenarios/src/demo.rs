@@ -35,7 +35,6 @@ impl Default for DemoOptions {
 const PROXY: &str = r#"
 listeners: [{ name: http, bind: "127.0.0.1:0" }]
 admin: { bind: "127.0.0.1:0" }
-admin: { bind: "127.0.0.1:0" }
 upstreams: { api: { backends: ${backends}, timeouts: { response_header: 500ms } } }
 routes: [{ upstream: api }]
 logging: { level: error, access_log: false }

@@ -1,5 +1,6 @@
 //! Crate tests for `scenarios`, compiled into one binary.
 
 mod checks;
+mod demo;
 mod parse;
 mod quick;
