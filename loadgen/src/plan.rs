@@ -8,6 +8,7 @@ use http::{HeaderName, Uri};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 
+use crate::proto::h1fast::Wire;
 use crate::request::Templates;
 use crate::schedule::Schedule;
 use crate::spec::{LoadSpec, Protocol};
@@ -53,6 +54,8 @@ pub(crate) struct Plan {
     pub(crate) budget: Option<u64>,
     pub(crate) timeout: Duration,
     pub(crate) templates: Arc<Templates>,
+    /// Pre-serialised requests for the HTTP/1.1 fast path; `None` means hyper.
+    pub(crate) wire: Option<Arc<Wire>>,
     pub(crate) group_header: Option<HeaderName>,
     pub(crate) ws_message: String,
 }
@@ -182,6 +185,9 @@ impl Plan {
             },
             budget: spec.max_requests,
             timeout: spec.timeout,
+            wire: (spec.protocol == Protocol::Http1)
+                .then(|| Wire::build(&templates).map(Arc::new))
+                .flatten(),
             templates: Arc::new(templates),
             group_header,
             ws_message: spec.ws_message.clone().unwrap_or_else(|| "ping".to_owned()),

@@ -10,13 +10,14 @@ use rand::rngs::SmallRng;
 use crate::plan::SpecError;
 use crate::spec::{KeySpec, RequestTemplate};
 
+/// One parsed template.
 #[derive(Debug)]
-struct Prepared {
-    method: Method,
+pub(crate) struct Prepared {
+    pub(crate) method: Method,
     /// Origin-form (`/path?q`) for HTTP/1.1, absolute for HTTP/2.
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 /// The weighted set of templates plus the optional key header.
@@ -128,21 +129,42 @@ impl Templates {
         })
     }
 
-    /// Builds the next request (picks a template by weight, fills the key).
-    pub(crate) fn next(&self, rng: &mut SmallRng) -> Request<Full<Bytes>> {
-        let p = if self.items.len() == 1 {
-            &self.items[0]
+    /// The parsed templates, in spec order.
+    pub(crate) fn items(&self) -> &[Prepared] {
+        &self.items
+    }
+
+    /// The key header's name, if a key is configured.
+    pub(crate) fn key_name(&self) -> Option<&HeaderName> {
+        self.key.as_ref().map(|(name, _, _)| name)
+    }
+
+    /// Picks the next template's index by weight (no randomness with a single template).
+    pub(crate) fn pick(&self, rng: &mut SmallRng) -> usize {
+        if self.items.len() == 1 {
+            0
         } else {
             let total = *self.cumulative.last().expect("at least one template");
             let x = rng.random_range(0..total);
-            &self.items[self.cumulative.partition_point(|c| *c <= x)]
-        };
+            self.cumulative.partition_point(|c| *c <= x)
+        }
+    }
+
+    /// Draws the next key value (call after [`Templates::pick`], as [`Templates::next`] does).
+    pub(crate) fn key_value(&self, rng: &mut SmallRng) -> Option<u64> {
+        self.key
+            .as_ref()
+            .map(|(_, from, to)| rng.random_range(*from..=*to))
+    }
+
+    /// Builds the next request (picks a template by weight, fills the key).
+    pub(crate) fn next(&self, rng: &mut SmallRng) -> Request<Full<Bytes>> {
+        let p = &self.items[self.pick(rng)];
         let mut req = Request::new(Full::new(p.body.clone()));
         *req.method_mut() = p.method.clone();
         *req.uri_mut() = p.uri.clone();
         *req.headers_mut() = p.headers.clone();
-        if let Some((name, from, to)) = &self.key {
-            let v = rng.random_range(*from..=*to);
+        if let (Some(name), Some(v)) = (self.key_name(), self.key_value(rng)) {
             req.headers_mut().insert(name.clone(), HeaderValue::from(v));
         }
         req

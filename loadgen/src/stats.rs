@@ -58,8 +58,13 @@ fn micros(d: Duration) -> u64 {
 /// Counts per group value; looked up by `&str` so a known group costs no allocation.
 pub(crate) type Groups = HashMap<Box<str>, u64>;
 
-fn bump_group(groups: &mut Groups, value: &HeaderValue) {
-    let key = value.to_str().unwrap_or("<non-ascii>");
+fn bump_group(groups: &mut Groups, value: &[u8]) {
+    // The same rule as `HeaderValue::to_str`: visible ASCII and tabs only.
+    let visible = value.iter().all(|b| *b == b'\t' || (32..127).contains(b));
+    let key = match std::str::from_utf8(value) {
+        Ok(s) if visible => s,
+        _ => "<non-ascii>",
+    };
     match groups.get_mut(key) {
         Some(n) => *n += 1,
         None => {
@@ -246,7 +251,7 @@ impl Recorder {
         done: Instant,
         latency: Option<Duration>,
         status: Option<u16>,
-        group: Option<&HeaderValue>,
+        group: Option<&[u8]>,
         bytes: u64,
     ) {
         let t = &mut self.totals;

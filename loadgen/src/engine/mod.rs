@@ -3,6 +3,8 @@
 mod closed;
 mod open;
 mod streams;
+#[cfg(test)]
+mod tests;
 mod threads;
 mod watchdog;
 
@@ -14,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::plan::{Plan, SpecError};
 use crate::proto::Client;
+use crate::proto::h1fast::FastH1;
 use crate::proto::http::{H1, H2, H2Conn};
 use crate::proto::ws::Ws;
 use crate::report::{LatencySummary, Mode, Report, SCHEMA_VERSION, SecondSample};
@@ -62,6 +65,9 @@ impl Ctx {
                 clients.push(match plan.protocol {
                     Protocol::Http2 => Client::H2(H2::new(plan.clone(), h2.clone(), id)),
                     Protocol::Ws => Client::Ws(Box::new(Ws::new(plan.clone()))),
+                    Protocol::Http1 if let Some(wire) = &plan.wire => {
+                        Client::FastH1(Box::new(FastH1::new(plan.clone(), wire.clone(), id)))
+                    }
                     Protocol::Http1 | Protocol::Sse => Client::H1(H1::new(plan.clone(), id)),
                 });
             }
@@ -76,7 +82,16 @@ impl Ctx {
 /// runtime each); the open-mode dispatcher, the collector and SSE streams run on the caller's
 /// runtime.
 pub async fn run(spec: &LoadSpec, options: RunOptions) -> Result<Report, SpecError> {
-    let plan = Arc::new(Plan::new(spec)?);
+    run_plan(spec, Plan::new(spec)?, options).await
+}
+
+/// Runs a validated plan (tests use it to force the hyper HTTP/1.1 path).
+pub(crate) async fn run_plan(
+    spec: &LoadSpec,
+    plan: Plan,
+    options: RunOptions,
+) -> Result<Report, SpecError> {
+    let plan = Arc::new(plan);
     let start = Instant::now();
     let (tx, rx) = mpsc::unbounded_channel();
     let series = Series::new(plan.schedule.clone(), options.live);

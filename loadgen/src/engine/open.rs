@@ -95,10 +95,9 @@ impl Worker {
             let result = self.watchdog.run(self.client.exchange(&mut self.rec)).await;
             let now = Instant::now();
             match result {
-                Some(Ok(r)) => {
-                    self.rec
-                        .response(now, Some(now - due), r.status, r.group.as_ref(), r.bytes)
-                }
+                Some(Ok(r)) => self
+                    .rec
+                    .response(now, Some(now - due), r.status, r.group, r.bytes),
                 Some(Err(kind)) => self.rec.error(now, kind),
                 None => {
                     self.client.reset();

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::HeaderValue;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
@@ -20,9 +21,28 @@ use crate::stats::{ErrorKind, Recorder};
 
 type Body = Full<Bytes>;
 
+/// A drained response: status, grouping value and body bytes.
+struct Drained {
+    status: u16,
+    group: Option<HeaderValue>,
+    bytes: u64,
+}
+
+impl Drained {
+    /// Keeps the grouping value in `slot` and returns a [`Reply`] borrowing it.
+    fn reply(self, slot: &mut Option<HeaderValue>) -> Reply<'_> {
+        *slot = self.group;
+        Reply {
+            status: Some(self.status),
+            group: slot.as_ref().map(HeaderValue::as_bytes),
+            bytes: self.bytes,
+        }
+    }
+}
+
 /// Reads a response to the end, counting body bytes (nothing is kept).
-async fn drain(res: hyper::Response<Incoming>, rec: &Recorder) -> Result<Reply, ErrorKind> {
-    let status = Some(res.status().as_u16());
+async fn drain(res: hyper::Response<Incoming>, rec: &Recorder) -> Result<Drained, ErrorKind> {
+    let status = res.status().as_u16();
     let group = rec.group_of(res.headers());
     let mut body = res.into_body();
     let mut bytes = 0u64;
@@ -32,7 +52,7 @@ async fn drain(res: hyper::Response<Incoming>, rec: &Recorder) -> Result<Reply, 
             bytes += data.len() as u64;
         }
     }
-    Ok(Reply {
+    Ok(Drained {
         status,
         group,
         bytes,
@@ -63,6 +83,7 @@ pub(crate) struct H1 {
     rng: SmallRng,
     sender: Option<http1::SendRequest<Body>>,
     conn: Option<H1Conn>,
+    group: Option<HeaderValue>,
 }
 
 impl fmt::Debug for H1 {
@@ -81,6 +102,7 @@ impl H1 {
             rng: SmallRng::seed_from_u64(id),
             sender: None,
             conn: None,
+            group: None,
         }
     }
 
@@ -106,7 +128,7 @@ impl H1 {
     }
 
     /// One request/response.
-    pub(crate) async fn exchange(&mut self, rec: &mut Recorder) -> Result<Reply, ErrorKind> {
+    pub(crate) async fn exchange(&mut self, rec: &mut Recorder) -> Result<Reply<'_>, ErrorKind> {
         let req = self.plan.templates.next(&mut self.rng);
         self.make_ready(rec).await?;
         let sender = self.sender.as_mut().expect("ready");
@@ -114,10 +136,13 @@ impl H1 {
             Ok(res) => drive(&mut self.conn, drain(res, rec)).await,
             Err(e) => Err(classify(&e)),
         };
-        if result.is_err() {
-            self.reset();
+        match result {
+            Ok(d) => Ok(d.reply(&mut self.group)),
+            Err(kind) => {
+                self.reset();
+                Err(kind)
+            }
         }
-        result
     }
 
     /// Drops the connection.
@@ -139,6 +164,7 @@ pub(crate) struct H2 {
     rng: SmallRng,
     conn: Arc<H2Conn>,
     sender: Option<http2::SendRequest<Body>>,
+    group: Option<HeaderValue>,
 }
 
 impl fmt::Debug for H2 {
@@ -157,6 +183,7 @@ impl H2 {
             rng: SmallRng::seed_from_u64(id),
             conn,
             sender: None,
+            group: None,
         }
     }
 
@@ -186,7 +213,7 @@ impl H2 {
     }
 
     /// One request/response on its own stream.
-    pub(crate) async fn exchange(&mut self, rec: &mut Recorder) -> Result<Reply, ErrorKind> {
+    pub(crate) async fn exchange(&mut self, rec: &mut Recorder) -> Result<Reply<'_>, ErrorKind> {
         let req = self.plan.templates.next(&mut self.rng);
         let mut sender = self.sender(rec).await?;
         if let Err(e) = sender.ready().await {
@@ -194,7 +221,7 @@ impl H2 {
             return Err(classify(&e));
         }
         match sender.send_request(req).await {
-            Ok(res) => drain(res, rec).await,
+            Ok(res) => Ok(drain(res, rec).await?.reply(&mut self.group)),
             Err(e) => {
                 self.sender = None;
                 Err(classify(&e))

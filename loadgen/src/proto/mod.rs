@@ -1,6 +1,7 @@
 //! Protocol clients: connecting (TCP, TLS) and one request/response exchange per protocol.
 
 pub(crate) mod conn;
+pub(crate) mod h1fast;
 pub(crate) mod http;
 pub(crate) mod sse;
 pub(crate) mod tls;
@@ -8,17 +9,15 @@ pub(crate) mod ws;
 
 use std::io;
 
-use ::http::HeaderValue;
-
 use crate::stats::{ErrorKind, Recorder};
 
-/// What one successful exchange returned.
+/// What one successful exchange returned (borrowing the client's last grouping value).
 #[derive(Debug)]
-pub(crate) struct Reply {
+pub(crate) struct Reply<'a> {
     /// HTTP status (none for WebSocket messages).
     pub(crate) status: Option<u16>,
     /// Value of the grouping header, if configured and present.
-    pub(crate) group: Option<HeaderValue>,
+    pub(crate) group: Option<&'a [u8]>,
     /// Body (or message) bytes received.
     pub(crate) bytes: u64,
 }
@@ -26,8 +25,10 @@ pub(crate) struct Reply {
 /// A worker's client: one request/response (or message round trip) per call.
 #[derive(Debug)]
 pub(crate) enum Client {
-    /// HTTP/1.1 keep-alive connection.
+    /// HTTP/1.1 keep-alive connection on hyper (fallback when the fast path does not apply).
     H1(http::H1),
+    /// HTTP/1.1 keep-alive connection on the hand-rolled fast path.
+    FastH1(Box<h1fast::FastH1>),
     /// One stream slot on a shared HTTP/2 connection.
     H2(http::H2),
     /// WebSocket connection.
@@ -36,9 +37,10 @@ pub(crate) enum Client {
 
 impl Client {
     /// Sends one request and waits for the full response; (re)connects when needed.
-    pub(crate) async fn exchange(&mut self, rec: &mut Recorder) -> Result<Reply, ErrorKind> {
+    pub(crate) async fn exchange(&mut self, rec: &mut Recorder) -> Result<Reply<'_>, ErrorKind> {
         match self {
             Client::H1(c) => c.exchange(rec).await,
+            Client::FastH1(c) => c.exchange(rec).await,
             Client::H2(c) => c.exchange(rec).await,
             Client::Ws(c) => c.exchange(rec).await,
         }
@@ -48,6 +50,7 @@ impl Client {
     pub(crate) fn reset(&mut self) {
         match self {
             Client::H1(c) => c.reset(),
+            Client::FastH1(c) => c.reset(),
             Client::H2(c) => c.reset(),
             Client::Ws(c) => c.reset(),
         }

@@ -84,7 +84,13 @@ pub(crate) async fn hold(
                 last = Some(now);
                 let delay = sent_unix_us(&ev.data)
                     .map(|sent| Duration::from_micros(now_unix_us().saturating_sub(sent)));
-                rec.response(now, delay, None, group.as_ref(), ev.data.len() as u64);
+                rec.response(
+                    now,
+                    delay,
+                    None,
+                    group.as_ref().map(HeaderValue::as_bytes),
+                    ev.data.len() as u64,
+                );
             }
             Some(Err(EventStreamError::Transport(e))) => return Err(classify(&e)),
             Some(Err(_)) => return Err(ErrorKind::Protocol),

@@ -73,26 +73,28 @@ impl Ws {
     }
 
     /// Sends one message and waits for the next data message back.
-    pub(crate) async fn exchange(&mut self, rec: &mut Recorder) -> Result<Reply, ErrorKind> {
+    pub(crate) async fn exchange(&mut self, rec: &mut Recorder) -> Result<Reply<'_>, ErrorKind> {
         let message = Message::Text(self.message.clone());
-        let result = self.round_trip(rec, message).await;
-        if result.is_err() {
-            self.stream = None;
+        match self.round_trip(rec, message).await {
+            Ok(len) => Ok(self.reply(len)),
+            Err(kind) => {
+                self.stream = None;
+                Err(kind)
+            }
         }
-        result
     }
 
     async fn round_trip(
         &mut self,
         rec: &mut Recorder,
         message: Message,
-    ) -> Result<Reply, ErrorKind> {
+    ) -> Result<usize, ErrorKind> {
         let stream = self.stream(rec).await?;
         stream.send(message).await.map_err(|e| ws_error(&e))?;
         loop {
             match stream.next().await {
-                Some(Ok(Message::Text(t))) => return Ok(self.reply(t.len())),
-                Some(Ok(Message::Binary(b))) => return Ok(self.reply(b.len())),
+                Some(Ok(Message::Text(t))) => return Ok(t.len()),
+                Some(Ok(Message::Binary(b))) => return Ok(b.len()),
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Ok(Message::Close(_))) | None => return Err(ErrorKind::Reset),
                 Some(Err(e)) => return Err(ws_error(&e)),
@@ -100,10 +102,10 @@ impl Ws {
         }
     }
 
-    fn reply(&self, len: usize) -> Reply {
+    fn reply(&self, len: usize) -> Reply<'_> {
         Reply {
             status: None,
-            group: self.group.clone(),
+            group: self.group.as_ref().map(HeaderValue::as_bytes),
             bytes: len as u64,
         }
     }
