@@ -107,8 +107,9 @@ impl FastH1 {
     /// One request/response; reconnects when needed, and retries once, silently, when a
     /// reused connection turns out to have been closed by the server.
     pub(crate) async fn exchange(&mut self, rec: &mut Recorder) -> Result<Reply<'_>, ErrorKind> {
-        let templates = self.plan.templates.clone();
-        let next = self.wire.next(&templates, &mut self.rng, &mut self.write);
+        let next = self
+            .wire
+            .next(&self.plan.templates, &mut self.rng, &mut self.write);
         let mut retried = false;
         loop {
             if self.io.is_none() {

@@ -1,6 +1,8 @@
 //! Incremental HTTP/1.1 response decoding: the head with httparse, then a body framed by
 //! `Content-Length`, chunks, or the connection closing. Body bytes are counted, never kept.
 
+use std::mem::MaybeUninit;
+
 use super::chunked::Chunked;
 
 /// Most headers a response may have (hyper's default limit is 100 too).
@@ -137,9 +139,14 @@ impl Decoder {
 
     /// Parses a head at the start of `buf`; `None` if it is incomplete.
     fn head(&mut self, buf: &[u8]) -> Result<Option<usize>, Malformed> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut res = httparse::Response::new(&mut headers);
-        let len = match res.parse(buf) {
+        // Uninitialised header slots: no 3 KiB memset per response.
+        let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut res = httparse::Response::new(&mut []);
+        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut res,
+            buf,
+            &mut headers,
+        ) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(_) => return Err(Malformed("bad response head")),
