@@ -70,7 +70,8 @@ pub struct Upstream {
     /// The pooled HTTP clients, one per worker thread.
     clients: Vec<UpstreamClient>,
     pool: PoolSettings,
-    balancer: Box<dyn Balancer>,
+    strategy: crate::config::Strategy,
+    balancer: Arc<dyn Balancer>,
 }
 
 /// The settings a pooled client is built from; equal settings can share a client.
@@ -111,6 +112,21 @@ impl Upstream {
                     .unwrap_or_else(|| Arc::new(Backend::new(b.address.clone(), b.weight)))
             })
             .collect();
+        // An unchanged strategy over the same backends keeps its state (e.g. the round-robin
+        // position), so frequent reloads do not skew the distribution.
+        let balancer = match previous {
+            Some(p)
+                if p.strategy == config.strategy
+                    && p.backends.len() == config.backends.len()
+                    && p.backends
+                        .iter()
+                        .zip(&config.backends)
+                        .all(|(old, new)| old.address == new.address) =>
+            {
+                Arc::clone(&p.balancer)
+            }
+            _ => balance::build(config.strategy),
+        };
         let pool = PoolSettings::of(config);
         let clients = match previous {
             Some(p) if p.pool == pool && p.clients.len() == workers.max(1) => p.clients.clone(),
@@ -122,7 +138,8 @@ impl Upstream {
             timeouts: config.timeouts,
             clients,
             pool,
-            balancer: balance::build(config.strategy),
+            strategy: config.strategy,
+            balancer,
         }
     }
 

@@ -75,7 +75,7 @@ async fn route(
                 &serde_json::json!({ "generation": rt.generation, "config": rt.config.raw }),
             )
         }
-        (&Method::POST, "/admin/reload") => match shared.reload() {
+        (&Method::POST, "/admin/reload") => match reload(&shared).await {
             Ok(generation) => json(
                 StatusCode::OK,
                 &serde_json::json!({ "status": "reloaded", "generation": generation }),
@@ -106,6 +106,19 @@ async fn route(
         ),
     };
     Ok(resp)
+}
+
+/// Reloads off the event loop: reading and validating a file is blocking work.
+async fn reload(shared: &Arc<Shared>) -> Result<u64, crate::config::ConfigError> {
+    let shared = Arc::clone(shared);
+    tokio::task::spawn_blocking(move || shared.reload())
+        .await
+        .unwrap_or_else(|e| {
+            Err(crate::config::ConfigError::one(
+                "",
+                format!("reload task failed: {e}"),
+            ))
+        })
 }
 
 fn upstreams(shared: &Shared) -> serde_json::Value {

@@ -16,6 +16,8 @@ pub struct PickContext<'a> {
     pub client_ip: IpAddr,
     /// The request path.
     pub path: &'a str,
+    /// The request headers (for hashing on a header or cookie).
+    pub headers: &'a http::HeaderMap,
 }
 
 /// A load-balancing strategy: picks the index of one backend among the candidates.
@@ -25,8 +27,8 @@ pub trait Balancer: Send + Sync + std::fmt::Debug {
 }
 
 /// Builds the balancer for a configured strategy.
-pub fn build(strategy: Strategy) -> Box<dyn Balancer> {
+pub fn build(strategy: Strategy) -> Arc<dyn Balancer> {
     match strategy {
-        Strategy::RoundRobin => Box::new(RoundRobin::default()),
+        Strategy::RoundRobin => Arc::new(RoundRobin::default()),
     }
 }

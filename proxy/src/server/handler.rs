@@ -68,6 +68,7 @@ pub(crate) async fn handle(
     let ctx = PickContext {
         client_ip: conn.client.ip(),
         path: req.uri().path(),
+        headers: req.headers(),
     };
     let Some(backend) = upstream.pick(&ctx) else {
         return Ok(fail(
@@ -102,13 +103,19 @@ pub(crate) async fn handle(
             &cfg.headers.request_id,
         ));
     };
-    let mut uri = Uri::builder()
+    let built = Uri::builder()
         .scheme(Scheme::HTTP)
         .authority(backend.address.clone())
-        .path_and_query(pq);
-    if let Ok(built) = std::mem::take(&mut uri).build() {
-        parts.uri = built;
-    }
+        .path_and_query(pq)
+        .build();
+    let Ok(uri) = built else {
+        return Ok(finish(
+            ProxyError::BadRequest("request target cannot be forwarded").into_response(&request_id),
+            record,
+            &cfg.headers.request_id,
+        ));
+    };
+    parts.uri = uri;
     headers::strip_hop_by_hop(&mut parts.headers);
     headers::add_forwarding(&mut parts.headers, &client_side, &cfg.headers);
     let host_value = if route.preserve_host {

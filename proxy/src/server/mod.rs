@@ -44,21 +44,48 @@ impl Shared {
 
     fn swap(&self, config: Config) -> u64 {
         let current = self.runtime.load();
-        let old = &current.config;
-        if old
-            .listeners
-            .iter()
-            .map(|l| l.bind)
-            .ne(config.listeners.iter().map(|l| l.bind))
-            || old.admin != config.admin
-        {
-            tracing::warn!("listener and admin addresses change only on restart");
+        for setting in restart_only_changes(&current.config, &config) {
+            tracing::warn!(
+                setting,
+                "changed in the new config but applied only on restart"
+            );
         }
         let generation = current.generation + 1;
         self.runtime
             .store(Arc::new(Runtime::build(config, generation, Some(&current))));
         generation
     }
+}
+
+/// Settings read once at start that differ between `old` and `new`.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let names = |c: &Config| {
+        c.listeners
+            .iter()
+            .map(|l| (l.name.clone(), l.bind))
+            .collect::<Vec<_>>()
+    };
+    if names(old) != names(new) {
+        changed.push("listeners");
+    }
+    if old.admin != new.admin {
+        changed.push("admin");
+    }
+    let (o, n) = (&old.server, &new.server);
+    if o.shutdown_timeout != n.shutdown_timeout {
+        changed.push("server.shutdown_timeout");
+    }
+    if o.header_read_timeout != n.header_read_timeout {
+        changed.push("server.header_read_timeout");
+    }
+    if o.max_header_bytes != n.max_header_bytes {
+        changed.push("server.max_header_bytes");
+    }
+    if o.workers != n.workers {
+        changed.push("server.workers");
+    }
+    changed
 }
 
 /// Why the proxy could not start.

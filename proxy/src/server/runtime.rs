@@ -17,6 +17,8 @@ pub struct Runtime {
     pub upstreams: Vec<Arc<Upstream>>,
     /// Counts reloads: 1 for the config the proxy started with.
     pub generation: u64,
+    /// Worker threads serving this runtime (fixed at start; a reload cannot change it).
+    pub workers: usize,
 }
 
 impl Runtime {
@@ -24,6 +26,7 @@ impl Runtime {
     /// runtime, unchanged backends keep their counters and unchanged pools their warm
     /// connections.
     pub fn build(config: Config, generation: u64, previous: Option<&Runtime>) -> Self {
+        let workers = previous.map_or(config.server.workers, |p| p.workers).max(1);
         let routes = RouteTable::new(&config.routes);
         let upstreams = config
             .upstreams
@@ -31,11 +34,7 @@ impl Runtime {
             .map(|u| {
                 let before =
                     previous.and_then(|p| p.upstreams.iter().find(|old| old.name == u.name));
-                Arc::new(Upstream::new(
-                    u,
-                    before.map(|b| &**b),
-                    config.server.workers,
-                ))
+                Arc::new(Upstream::new(u, before.map(|b| &**b), workers))
             })
             .collect();
         Self {
@@ -43,6 +42,7 @@ impl Runtime {
             routes,
             upstreams,
             generation,
+            workers,
         }
     }
 }
@@ -82,5 +82,30 @@ routes: [{ upstream: api }]
             7
         );
         assert_eq!(b.backends[1].address.as_str(), "127.0.0.1:9003");
+    }
+
+    #[tokio::test]
+    async fn reload_with_the_same_backends_keeps_the_round_robin_position() {
+        let first = Runtime::build(from_yaml_str(YAML).unwrap(), 1, None);
+        let headers = http::HeaderMap::new();
+        let ctx = crate::balance::PickContext {
+            client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            path: "/",
+            headers: &headers,
+        };
+        let picked = first.upstreams[0].pick(&ctx).unwrap();
+        assert_eq!(picked.address.as_str(), "127.0.0.1:9001");
+        let same = YAML.replace(
+            "routes: [{ upstream: api }]",
+            "routes: [{ upstream: api, strip_prefix: true }]",
+        );
+        let second = Runtime::build(from_yaml_str(&same).unwrap(), 2, Some(&first));
+        let next = second.upstreams[0].pick(&ctx).unwrap();
+        assert_eq!(
+            next.address.as_str(),
+            "127.0.0.1:9002",
+            "the position survives the reload"
+        );
+        assert_eq!(second.workers, first.workers);
     }
 }
