@@ -156,6 +156,9 @@ pub struct SecondSample {
     pub max_us: u64,
     /// Responses per group value in this second.
     pub groups: BTreeMap<String, u64>,
+    /// Responses per status code in this second (absent in reports before it was added).
+    #[serde(default)]
+    pub status: BTreeMap<u16, u64>,
 }
 
 impl Report {

@@ -47,6 +47,9 @@ impl Series {
         for (k, v) in &b.groups {
             *s.groups.entry(k.to_string()).or_default() += v;
         }
+        for (code, n) in &b.status {
+            *s.status.entry(*code).or_default() += n;
+        }
     }
 
     /// Adds one worker's bucket.

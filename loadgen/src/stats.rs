@@ -83,6 +83,8 @@ pub(crate) struct Bucket {
     pub(crate) errors: u64,
     pub(crate) late: u64,
     pub(crate) groups: Groups,
+    /// Responses per status code; a short list scanned linearly (few codes per second).
+    pub(crate) status: Vec<(u16, u64)>,
 }
 
 impl Bucket {
@@ -95,6 +97,7 @@ impl Bucket {
             errors: 0,
             late: 0,
             groups: Groups::new(),
+            status: Vec::new(),
         }
     }
 
@@ -269,8 +272,14 @@ impl Recorder {
         }
         let b = self.bucket_at(done);
         b.responses += 1;
-        if status.is_some_and(|s| s >= 400) {
-            b.non_success += 1;
+        if let Some(code) = status {
+            if code >= 400 {
+                b.non_success += 1;
+            }
+            match b.status.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, n)) => *n += 1,
+                None => b.status.push((code, 1)),
+            }
         }
         if let Some(us) = us {
             b.hist.saturating_record(us);

@@ -63,6 +63,12 @@ async fn groups_by_response_header_with_keys() {
     assert!(even > 800 && odd > 800, "{:?}", report.groups);
     let series_total: u64 = report.series.iter().flat_map(|s| s.groups.values()).sum();
     assert_eq!(series_total, 2000);
+    // Per-second status counts add up to the run's status counts.
+    let mut per_second = std::collections::BTreeMap::<u16, u64>::new();
+    for (code, n) in report.series.iter().flat_map(|s| &s.status) {
+        *per_second.entry(*code).or_default() += n;
+    }
+    assert_eq!(per_second, report.status);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
