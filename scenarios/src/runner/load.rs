@@ -63,5 +63,8 @@ pub fn merge_series(timeline: &mut Vec<SecondSample>, series: &[SecondSample], o
         for (g, n) in &s.groups {
             *slot.groups.entry(g.clone()).or_default() += n;
         }
+        for (code, n) in &s.status {
+            *slot.status.entry(*code).or_default() += n;
+        }
     }
 }
