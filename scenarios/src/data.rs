@@ -43,6 +43,8 @@ pub struct ActionRecord {
     pub label: String,
     /// When it was applied, seconds since the first phase started.
     pub at_s: f64,
+    /// What the system answered, e.g. `HTTP 200 {"status":"reloaded","generation":2}`.
+    pub detail: Option<String>,
     /// `None` when it worked, else why not.
     pub error: Option<String>,
 }

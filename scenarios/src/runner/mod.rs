@@ -7,7 +7,7 @@ mod timeline;
 mod topology;
 
 pub use load::{merge_series, run_phase, spec_for};
-pub use topology::{Topology, TopologyError};
+pub use topology::{ReloadAnswer, Topology, TopologyError};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -25,11 +25,15 @@ pub(super) async fn run(
             _ = cancel.cancelled() => break,
         }
         let at_s = t0.elapsed().as_secs_f64();
-        let error = apply(&timed.action, &topo).await.err();
+        let (detail, error) = match apply(&timed.action, &topo).await {
+            Ok(detail) => (detail, None),
+            Err((detail, e)) => (detail, Some(e)),
+        };
         let record = ActionRecord {
             name,
             label: timed.action.label(),
             at_s,
+            detail,
             error,
         };
         on_action(&record);
@@ -38,7 +42,12 @@ pub(super) async fn run(
     records
 }
 
-async fn apply(action: &Action, topo: &Mutex<Topology>) -> Result<(), String> {
+/// Applies one action; `Ok(detail)` when it worked, `Err((detail, why))` when not. The
+/// detail is what the proxy answered to a reload (`HTTP 200 {...}`).
+async fn apply(
+    action: &Action,
+    topo: &Mutex<Topology>,
+) -> Result<Option<String>, (Option<String>, String)> {
     let mut topo = topo.lock().await;
     let result = match action {
         Action::SetBehavior { backend, behavior } => {
@@ -46,10 +55,23 @@ async fn apply(action: &Action, topo: &Mutex<Topology>) -> Result<(), String> {
         }
         Action::Kill(id) => topo.kill(id).await,
         Action::Restart(id) => topo.restart(id).await,
-        Action::Reload(text) => topo.reload(text).map(|_| ()),
+        Action::Reload {
+            config,
+            expect_refused,
+        } => {
+            let answer = topo
+                .reload(config)
+                .await
+                .map_err(|e| (None, e.to_string()))?;
+            let detail = Some(format!("HTTP {} {}", answer.status, answer.body.trim()));
+            return answer
+                .judge(*expect_refused)
+                .map(|()| detail.clone())
+                .map_err(|e| (detail, e));
+        }
         Action::AddToxic(_) | Action::RemoveToxic(_) => {
-            return Err("toxic actions need the chaos crate".to_owned());
+            return Err((None, "toxic actions need the chaos crate".to_owned()));
         }
     };
-    result.map_err(|e| e.to_string())
+    result.map(|()| None).map_err(|e| (None, e.to_string()))
 }

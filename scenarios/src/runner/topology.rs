@@ -1,7 +1,11 @@
 //! The system under test: the mock fleet and the proxy in front of it, all on `127.0.0.1:0`.
+//!
+//! The proxy reads its config from a temp file, as an operator's proxy would; a reload rewrites
+//! that file and asks the proxy's admin endpoint (`POST /admin/reload`) to read it again.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use mock_backends::{BackendConfig, Behavior, MockBackend};
 use proxy::{ConfigSource, Proxy, ProxyHandle};
@@ -22,6 +26,32 @@ struct Slot {
 pub struct Topology {
     slots: Vec<Slot>,
     proxy: Option<ProxyHandle>,
+    /// Holds the proxy's config file; removed when the topology is dropped.
+    config_dir: tempfile::TempDir,
+    config_path: PathBuf,
+}
+
+/// What the proxy's admin endpoint answered to `POST /admin/reload`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadAnswer {
+    /// HTTP status (200 reloaded, 400 refused).
+    pub status: u16,
+    /// The response body (JSON from the proxy).
+    pub body: String,
+}
+
+impl ReloadAnswer {
+    /// Whether this answer is what the action wanted: 200 normally, 400 with `expect_refused`.
+    pub fn judge(&self, expect_refused: bool) -> Result<(), String> {
+        match (self.status, expect_refused) {
+            (200, false) | (400, true) => Ok(()),
+            (400, false) => Err("the proxy refused the config (HTTP 400)".to_owned()),
+            (200, true) => {
+                Err("the proxy accepted a config the suite expects it to refuse".to_owned())
+            }
+            (s, _) => Err(format!("unexpected HTTP {s} from /admin/reload")),
+        }
+    }
 }
 
 /// Why the topology could not start or an action could not be applied.
@@ -70,9 +100,18 @@ impl Topology {
                 running: Some(backend),
             });
         }
-        let mut topo = Self { slots, proxy: None };
+        let config_dir = tempfile::tempdir()
+            .map_err(|e| TopologyError::Proxy(format!("cannot create a temp dir: {e}")))?;
+        let config_path = config_dir.path().join("rampart.yaml");
+        let mut topo = Self {
+            slots,
+            proxy: None,
+            config_dir,
+            config_path,
+        };
         let text = topo.fill(proxy_text)?;
-        let handle = Proxy::start(ConfigSource::Inline(text))
+        topo.write_config(&text)?;
+        let handle = Proxy::start(ConfigSource::File(topo.config_path.clone()))
             .await
             .map_err(|e| TopologyError::Proxy(e.to_string()))?;
         topo.proxy = Some(handle);
@@ -152,16 +191,46 @@ impl Topology {
         Ok(())
     }
 
-    /// Applies a new proxy config (placeholders filled) as a hot reload.
-    pub fn reload(&self, text: &str) -> Result<u64, TopologyError> {
+    /// The proxy's config file (what `POST /admin/reload` reads).
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// Replaces the config file atomically (write a sibling, then rename), so the proxy never
+    /// reads half a file.
+    fn write_config(&self, text: &str) -> Result<(), TopologyError> {
+        let next = self.config_dir.path().join("rampart.yaml.next");
+        std::fs::write(&next, text)
+            .and_then(|()| std::fs::rename(&next, &self.config_path))
+            .map_err(|e| TopologyError::Proxy(format!("cannot write the config file: {e}")))
+    }
+
+    /// Hot reload the operator's way: rewrite the config file (placeholders filled), then
+    /// `POST /admin/reload` on the proxy's admin address. Returns the admin answer whatever
+    /// its status; `Err` only when the request itself could not be made.
+    pub async fn reload(&self, text: &str) -> Result<ReloadAnswer, TopologyError> {
         let filled = self.fill(text)?;
-        let config = proxy::config::from_yaml_str(&filled)
-            .map_err(|e| TopologyError::Proxy(e.to_string()))?;
-        let proxy = self
+        let admin = self
             .proxy
             .as_ref()
-            .ok_or_else(|| TopologyError::Proxy("not running".to_owned()))?;
-        Ok(proxy.apply(config))
+            .ok_or_else(|| TopologyError::Proxy("not running".to_owned()))?
+            .admin_addr()
+            .ok_or_else(|| {
+                TopologyError::Action("reload needs `admin` in the proxy config".to_owned())
+            })?;
+        self.write_config(&filled)?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| TopologyError::Action(format!("http client: {e}")))?;
+        let resp = client
+            .post(format!("http://{admin}/admin/reload"))
+            .send()
+            .await
+            .map_err(|e| TopologyError::Action(format!("POST /admin/reload: {e}")))?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        Ok(ReloadAnswer { status, body })
     }
 
     /// Stops the proxy, then every backend.

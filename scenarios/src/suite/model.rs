@@ -172,9 +172,12 @@ pub struct RawTimedAction {
     /// Start a killed backend again on the same address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<String>,
-    /// Apply a new proxy config.
+    /// Rewrite the proxy's config file and `POST /admin/reload`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reload: Option<String>,
+    /// With `reload`: the proxy must refuse this config (HTTP 400) and keep serving the old one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expect_refused: bool,
     /// Add a toxic to a chaos link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_toxic: Option<serde_json::Value>,
@@ -206,7 +209,13 @@ impl TryFrom<RawTimedAction> for TimedAction {
         }
         actions.extend(raw.kill.map(Action::Kill));
         actions.extend(raw.restart.map(Action::Restart));
-        actions.extend(raw.reload.map(Action::Reload));
+        if raw.expect_refused && raw.reload.is_none() {
+            return Err("`expect_refused` goes with `reload`".to_owned());
+        }
+        actions.extend(raw.reload.map(|config| Action::Reload {
+            config,
+            expect_refused: raw.expect_refused,
+        }));
         actions.extend(raw.add_toxic.map(Action::AddToxic));
         actions.extend(raw.remove_toxic.map(Action::RemoveToxic));
         if actions.len() != 1 {
@@ -239,7 +248,13 @@ impl From<TimedAction> for RawTimedAction {
             }
             Action::Kill(b) => raw.kill = Some(b),
             Action::Restart(b) => raw.restart = Some(b),
-            Action::Reload(c) => raw.reload = Some(c),
+            Action::Reload {
+                config,
+                expect_refused,
+            } => {
+                raw.reload = Some(config);
+                raw.expect_refused = expect_refused;
+            }
             Action::AddToxic(v) => raw.add_toxic = Some(v),
             Action::RemoveToxic(v) => raw.remove_toxic = Some(v),
         }
@@ -262,8 +277,13 @@ pub enum Action {
     Kill(String),
     /// Start a killed backend again on the same address.
     Restart(String),
-    /// Apply a new proxy config (placeholders filled in) without dropping connections.
-    Reload(String),
+    /// Rewrite the proxy's config file (placeholders filled in) and `POST /admin/reload`.
+    Reload {
+        /// The new config text.
+        config: String,
+        /// The proxy must answer 400 (config refused) rather than 200.
+        expect_refused: bool,
+    },
     /// Add a toxic to a chaos link (needs the chaos crate).
     AddToxic(serde_json::Value),
     /// Remove a toxic from a chaos link (needs the chaos crate).
@@ -277,7 +297,14 @@ impl Action {
             Action::SetBehavior { backend, .. } => format!("set_behavior {backend}"),
             Action::Kill(b) => format!("kill {b}"),
             Action::Restart(b) => format!("restart {b}"),
-            Action::Reload(_) => "reload".to_owned(),
+            Action::Reload {
+                expect_refused: false,
+                ..
+            } => "reload".to_owned(),
+            Action::Reload {
+                expect_refused: true,
+                ..
+            } => "reload (expect refused)".to_owned(),
             Action::AddToxic(_) => "add_toxic".to_owned(),
             Action::RemoveToxic(_) => "remove_toxic".to_owned(),
         }

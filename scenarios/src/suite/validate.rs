@@ -130,6 +130,17 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
         return Err(err("load.baseline_backend", format!("no backend `{id}`")));
     }
     // Timeline.
+    let reloads = suite
+        .timeline
+        .iter()
+        .any(|a| matches!(a.action, Action::Reload { .. }));
+    if reloads && proxy_admin(&text, &dummy).is_none() {
+        return Err(err(
+            "proxy.config",
+            "timeline reloads go through `POST /admin/reload`; add `admin: { bind: \"127.0.0.1:0\" }`"
+                .into(),
+        ));
+    }
     let actions = suite.action_names();
     let mut seen = HashSet::new();
     for (i, (a, name)) in suite.timeline.iter().zip(&actions).enumerate() {
@@ -155,8 +166,18 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
             Action::Kill(id) | Action::Restart(id) if !known(id) => {
                 return Err(err(&at, format!("no backend `{id}`")));
             }
-            Action::Reload(text) => {
-                check_proxy_config(text, &dummy).map_err(|e| err(&format!("{at}.reload"), e))?;
+            Action::Reload {
+                config,
+                expect_refused: false,
+            } => {
+                check_proxy_config(config, &dummy).map_err(|e| err(&format!("{at}.reload"), e))?;
+            }
+            Action::Reload {
+                config,
+                expect_refused: true,
+            } => {
+                // A config meant to be refused may be invalid; its placeholders must resolve.
+                fill_placeholders(config, &dummy).map_err(|e| err(&format!("{at}.reload"), e))?;
             }
             Action::AddToxic(_) | Action::RemoveToxic(_) => {
                 return Err(err(
@@ -178,6 +199,12 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
             .map_err(|e| err(&format!("expect[{i}].{}", c.kind()), e))?;
     }
     Ok(())
+}
+
+/// The admin address of a proxy config, if it parses and has one.
+fn proxy_admin(text: &str, backends: &[(String, SocketAddr)]) -> Option<SocketAddr> {
+    let filled = fill_placeholders(text, backends).ok()?;
+    proxy::config::from_yaml_str(&filled).ok()?.admin
 }
 
 fn check_proxy_config(text: &str, backends: &[(String, SocketAddr)]) -> Result<(), String> {

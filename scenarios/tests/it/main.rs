@@ -4,3 +4,4 @@ mod checks;
 mod demo;
 mod parse;
 mod quick;
+mod reload;
