@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serializer};
 
+/// Longest wait a backend ever adds: injected latency, `/delay`, dribble spread, SSE interval.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(300);
+
 /// Writes a duration as a human string such as `250ms`.
 pub(crate) fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(&humantime::format_duration(*value))
@@ -21,6 +24,17 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
 pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|e| format!("invalid duration `{text}` ({e}); use e.g. `250ms`, `2s`, `1m`"))
+}
+
+/// Refuses a configured wait longer than [`MAX_WAIT`], naming the field.
+pub(crate) fn check_wait(field: &str, wait: Duration) -> Result<(), crate::BehaviorError> {
+    if wait > MAX_WAIT {
+        return Err(crate::BehaviorError::invalid(
+            field,
+            format!("must be at most {MAX_WAIT:?}, got {wait:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// The same helpers for `Option<Duration>`.

@@ -145,6 +145,11 @@ impl MockFleet {
         &self.backends
     }
 
+    /// The backend at `index` (in start order), or `None` past the end.
+    pub fn backend(&self, index: usize) -> Option<&MockBackend> {
+        self.backends.get(index)
+    }
+
     /// The backend with this id.
     pub fn get(&self, id: &str) -> Option<&MockBackend> {
         self.backends.iter().find(|b| b.id() == id)
@@ -173,10 +178,21 @@ impl MockFleet {
     }
 }
 
+/// `fleet[i]`: the backend at `i`, for tests that know the fleet's size.
+///
+/// # Panics
+///
+/// When `index >= fleet.len()`; use [`MockFleet::backend`] to get an `Option` instead.
 impl Index<usize> for MockFleet {
     type Output = MockBackend;
 
     fn index(&self, index: usize) -> &MockBackend {
-        &self.backends[index]
+        match self.backends.get(index) {
+            Some(backend) => backend,
+            None => panic!(
+                "MockFleet index {index} out of range: the fleet has {} backends",
+                self.backends.len()
+            ),
+        }
     }
 }

@@ -55,8 +55,12 @@ pub enum Distribution {
 }
 
 impl Distribution {
-    /// Draws one delay from the distribution.
+    /// Draws one delay from the distribution, capped at 5 minutes (the longest wait allowed).
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
+        self.draw(rng).min(duration::MAX_WAIT)
+    }
+
+    fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
         match self {
             Self::Fixed { delay } => *delay,
             Self::Uniform { lower, upper } => {
@@ -81,6 +85,16 @@ impl Distribution {
 
     /// Checks the parameters; `field` is the key path used in error messages.
     pub(crate) fn validate(&self, field: &str) -> Result<(), BehaviorError> {
+        let longest = match self {
+            Self::Fixed { delay } => ("delay", *delay),
+            Self::Uniform { upper, .. } => ("upper", *upper),
+            Self::Normal { mean, .. } => ("mean", *mean),
+            Self::Lognormal { median, max, .. } => match max {
+                Some(max) if max > median => ("max", *max),
+                _ => ("median", *median),
+            },
+        };
+        duration::check_wait(&format!("{field}.{}", longest.0), longest.1)?;
         match self {
             Self::Fixed { .. } => Ok(()),
             Self::Uniform { lower, upper } if lower > upper => Err(BehaviorError::invalid(

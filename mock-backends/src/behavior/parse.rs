@@ -5,6 +5,10 @@ use std::fmt::Display;
 use serde::de::DeserializeOwned;
 
 use super::Behavior;
+use crate::duration;
+
+/// Largest `disconnect.after_bytes`: that much of the body is buffered before the cut.
+const MAX_AFTER_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Why a behaviour was rejected; the message names the key path.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -84,6 +88,15 @@ impl Behavior {
         }
         if let Some(disconnect) = &self.disconnect {
             check_scope("disconnect", disconnect.rate, &disconnect.paths)?;
+            if disconnect.after_bytes > MAX_AFTER_BYTES {
+                return Err(BehaviorError::invalid(
+                    "disconnect.after_bytes",
+                    format!(
+                        "must be at most {MAX_AFTER_BYTES} (it is buffered), got {}",
+                        disconnect.after_bytes
+                    ),
+                ));
+            }
         }
         if let Some(dribble) = &self.dribble {
             check_scope("dribble", dribble.rate, &dribble.paths)?;
@@ -93,11 +106,13 @@ impl Behavior {
                     "must be at least 1",
                 ));
             }
+            duration::check_wait("dribble.over", dribble.over)?;
         }
         check_status("health.status", self.health.status)?;
         if self.sse.interval.is_zero() {
             return Err(BehaviorError::invalid("sse.interval", "must be above zero"));
         }
+        duration::check_wait("sse.interval", self.sse.interval)?;
         Ok(())
     }
 }

@@ -92,6 +92,24 @@ fn out_of_range_values_are_named() {
             "dribble.chunks",
         ),
         (r#"{"sse": {"interval": "0s"}}"#, "sse.interval"),
+        (r#"{"sse": {"interval": "301s"}}"#, "sse.interval"),
+        (
+            r#"{"latency": {"distribution": {"type": "fixed", "delay": "100years"}}}"#,
+            "latency.distribution.delay",
+        ),
+        (
+            r#"{"latency": {"distribution": {"type": "uniform", "lower": "1s", "upper": "1h"}}}"#,
+            "latency.distribution.upper",
+        ),
+        (
+            r#"{"latency": {"distribution": {"type": "lognormal", "median": "1s", "sigma": 1, "max": "1d"}}}"#,
+            "latency.distribution.max",
+        ),
+        (r#"{"dribble": {"over": "1h"}}"#, "dribble.over"),
+        (
+            r#"{"disconnect": {"kind": "close_mid_body", "after_bytes": 18446744073709551615}}"#,
+            "disconnect.after_bytes",
+        ),
     ];
     for (json, field) in cases {
         let error = Behavior::from_json(json).unwrap_err().to_string();

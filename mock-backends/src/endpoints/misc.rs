@@ -9,7 +9,7 @@ use crate::body::{self, Body};
 use crate::duration;
 
 /// Longest delay `/delay/{duration}` accepts.
-const MAX_DELAY: Duration = Duration::from_secs(300);
+const MAX_DELAY: Duration = duration::MAX_WAIT;
 
 /// `/healthz`: 200, the failing status, or no answer, as the behaviour says.
 pub(crate) async fn health(health: &Health, id: &str) -> Response<Body> {

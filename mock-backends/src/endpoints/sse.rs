@@ -1,8 +1,12 @@
 //! `/sse`: numbered events; a reconnect with `Last-Event-ID: n` continues at `n + 1`.
 //!
-//! Query parameters: `interval` (e.g. `100ms`), `count` (id of the last event; endless when
-//! unset) and `last_event_id` (same as the header). Each event's data is JSON
+//! Query parameters: `interval` (e.g. `100ms`, at most 5 min), `count` (id of the last event;
+//! endless when unset) and `last_event_id` (same as the header). Each event's data is JSON
 //! `{"seq": n, "sent_unix_us": ..., "backend": "b0"}`.
+//!
+//! A `Last-Event-ID` that is not a whole number from 0 to `u64::MAX` is a 400. Ids never wrap:
+//! the last possible event is `u64::MAX`, so resuming after it (like resuming after `count`)
+//! gets a 200 stream that ends at once without events.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +19,9 @@ use crate::body::{self, Body};
 use crate::duration;
 use crate::endpoints::query_param;
 
+/// Longest `interval` the query may ask for.
+const MAX_INTERVAL: Duration = duration::MAX_WAIT;
+
 /// Starts an event stream as the behaviour and query parameters say.
 pub(crate) fn stream(
     request: Request<Incoming>,
@@ -24,8 +31,13 @@ pub(crate) fn stream(
     let query = request.uri().query();
     let interval = match query_param(query, "interval").map(duration::parse) {
         None => settings.interval,
-        Some(Ok(interval)) if !interval.is_zero() => interval,
-        Some(Ok(_)) => return body::error(StatusCode::BAD_REQUEST, "interval must be above zero"),
+        Some(Ok(interval)) if !interval.is_zero() && interval <= MAX_INTERVAL => interval,
+        Some(Ok(_)) => {
+            return body::error(
+                StatusCode::BAD_REQUEST,
+                format!("interval must be above zero and at most {MAX_INTERVAL:?}"),
+            );
+        }
         Some(Err(message)) => return body::error(StatusCode::BAD_REQUEST, message),
     };
     let count = match query_param(query, "count").map(str::parse::<u64>) {
@@ -35,33 +47,24 @@ pub(crate) fn stream(
             return body::error(StatusCode::BAD_REQUEST, "count must be a whole number");
         }
     };
-    let last_seen = request
-        .headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| query_param(query, "last_event_id"))
-        .map(|text| text.trim().parse::<u64>());
-    let first = match last_seen {
-        None => 1,
-        Some(Ok(last)) => last.saturating_add(1),
-        Some(Err(_)) => {
-            return body::error(
-                StatusCode::BAD_REQUEST,
-                "Last-Event-ID must be a whole number",
-            );
-        }
+    let first = match parse_last_event_id(&request) {
+        // Resuming after `u64::MAX`: no id is left, the stream is empty.
+        Ok(last) => last.map_or(Some(1), |last| last.checked_add(1)),
+        Err(message) => return body::error(StatusCode::BAD_REQUEST, message),
     };
     let backend = id.to_owned();
-    let events = futures_util::stream::unfold(first, move |seq| {
+    // State: the next id to send, `None` once the ids are used up.
+    let events = futures_util::stream::unfold(first, move |next| {
         let backend = backend.clone();
         async move {
+            let seq = next?;
             if count.is_some_and(|last| seq > last) {
                 return None;
             }
-            if seq != first {
+            if Some(seq) != first {
                 tokio::time::sleep(interval).await;
             }
-            Some((Ok(event(seq, &backend)), seq + 1))
+            Some((Ok(event(seq, &backend)), seq.checked_add(1)))
         }
     });
     let mut response = Response::new(body::stream(events));
@@ -72,6 +75,26 @@ pub(crate) fn stream(
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// The id to resume after, from the `Last-Event-ID` header or else the `last_event_id` query.
+fn parse_last_event_id(request: &Request<Incoming>) -> Result<Option<u64>, String> {
+    let text = match request.headers().get("last-event-id") {
+        Some(value) => value
+            .to_str()
+            .map_err(|_| "Last-Event-ID must be a whole number, got non-ASCII bytes".to_owned())?,
+        None => match query_param(request.uri().query(), "last_event_id") {
+            Some(text) => text,
+            None => return Ok(None),
+        },
+    };
+    text.trim().parse::<u64>().map(Some).map_err(|_| {
+        format!(
+            "Last-Event-ID must be a whole number from 0 to {}, got `{}`",
+            u64::MAX,
+            text.chars().take(64).collect::<String>()
+        )
+    })
 }
 
 fn event(seq: u64, backend: &str) -> Bytes {

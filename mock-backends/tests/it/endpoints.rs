@@ -95,3 +95,40 @@ async fn status_and_delay() {
     .unwrap();
     assert_eq!(response.status(), 400);
 }
+
+#[tokio::test]
+async fn out_of_range_paths_are_refused_at_once() {
+    let backend = backend(Behavior::default()).await;
+    let client = client();
+    let paths = [
+        "/bytes/18446744073709551615",
+        "/bytes/18446744073709551616",
+        "/bytes/1073741825",
+        "/bytes/-1",
+        "/status/0",
+        "/status/199",
+        "/status/600",
+        "/status/65535",
+        "/status/65536",
+        "/status/abc",
+        "/delay/18446744073709551615",
+        "/delay/99999999999999999999999",
+        "/delay/301s",
+        "/delay/100years",
+        "/delay/18446744073709551615s",
+    ];
+    for path in paths {
+        // `within` bounds each request: a refused delay answers at once, never after sleeping.
+        let response = within(client.get(format!("{}{path}", backend.url())).send())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        let message = within(response.text()).await.unwrap();
+        assert!(message.contains("error"), "{path}: {message}");
+    }
+    let response = within(client.get(format!("{}/status/599", backend.url())).send())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 599);
+    assert_eq!(backend.stats().requests, paths.len() as u64 + 1);
+}

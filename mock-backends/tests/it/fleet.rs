@@ -15,6 +15,9 @@ async fn fleet_of_three_has_distinct_ids_and_addresses() {
     let ids: Vec<&str> = fleet.backends().iter().map(|b| b.id()).collect();
     assert_eq!(ids, ["b0", "b1", "b2"]);
     assert_eq!(fleet.addrs().into_iter().collect::<HashSet<_>>().len(), 3);
+    assert_eq!(fleet.backend(2).map(|b| b.id()), Some("b2"));
+    assert!(fleet.backend(3).is_none());
+    assert!(fleet.backend(usize::MAX).is_none());
     for backend in fleet.backends() {
         let response = within(client.get(backend.url()).send()).await.unwrap();
         assert_eq!(response.headers()["x-backend-id"], backend.id());

@@ -1,4 +1,5 @@
-//! The latency sampler against its parameters, over 2,000 seeded draws.
+//! The latency sampler against its parameters, over 2,000 seeded draws, and end to end through
+//! a running backend.
 
 use std::time::Duration;
 
@@ -98,4 +99,63 @@ fn seeded_sampling_repeats() {
         stddev: Duration::from_millis(10),
     };
     assert_eq!(draws(&distribution), draws(&distribution));
+}
+
+/// Times `n` sequential GETs of `/` against a backend with this behaviour, in milliseconds.
+async fn timed_requests(yaml: &str, n: usize) -> Vec<f64> {
+    let backend = crate::common::backend_yaml(yaml).await;
+    let client = crate::common::client();
+    let mut millis = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = std::time::Instant::now();
+        let response = crate::common::within(client.get(backend.url()).send())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        crate::common::within(response.bytes()).await.unwrap();
+        millis.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    assert_eq!(
+        backend.stats().faults.get("latency").copied(),
+        Some(n as u64)
+    );
+    backend.shutdown().await;
+    millis.sort_by(f64::total_cmp);
+    millis
+}
+
+#[tokio::test]
+async fn fixed_latency_delays_every_response_end_to_end() {
+    let millis = timed_requests(
+        "seed: 7\nlatency: { distribution: { type: fixed, delay: 20ms } }",
+        50,
+    )
+    .await;
+    // Lower bound only: a loaded machine may be slower, never faster.
+    assert!(
+        millis[0] >= 20.0,
+        "fastest response took {:.2} ms",
+        millis[0]
+    );
+}
+
+#[tokio::test]
+async fn uniform_latency_has_its_median_end_to_end() {
+    let millis = timed_requests(
+        "seed: 7\nlatency: { distribution: { type: uniform, lower: 10ms, upper: 30ms } }",
+        100,
+    )
+    .await;
+    assert!(
+        millis[0] >= 10.0,
+        "fastest response took {:.2} ms",
+        millis[0]
+    );
+    // Seeded draws have a median near 20 ms; the request itself only adds time. The band is
+    // wide on the upper side so a busy machine does not fail the test.
+    let median = quantile(&millis, 0.5);
+    assert!(
+        (15.0..=250.0).contains(&median),
+        "median {median:.2} ms outside 15..=250"
+    );
 }

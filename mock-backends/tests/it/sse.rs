@@ -64,3 +64,59 @@ async fn behaviour_sets_the_stream_defaults() {
     .unwrap();
     assert_eq!(read_ids(response, usize::MAX).await, [3, 4]);
 }
+
+/// Status and the events of a `/sse` request with this `Last-Event-ID` header.
+async fn resume_after(url: &str, last_event_id: &str) -> (u16, Vec<u64>) {
+    let response = within(
+        client()
+            .get(url)
+            .header("Last-Event-ID", last_event_id)
+            .send(),
+    )
+    .await
+    .unwrap();
+    let status = response.status().as_u16();
+    if status != 200 {
+        return (status, Vec::new());
+    }
+    (status, read_ids(response, 10).await)
+}
+
+#[tokio::test]
+async fn extreme_or_bad_last_event_ids_never_wrap() {
+    let backend = backend(Behavior::default()).await;
+    let url = format!("{}/sse?interval=5ms", backend.url());
+    // One id is left before the end of u64: it is sent, then the stream ends cleanly.
+    assert_eq!(
+        resume_after(&url, "18446744073709551614").await,
+        (200, vec![u64::MAX])
+    );
+    // Nothing is left after u64::MAX: an empty stream that ends, like resuming past `count`.
+    assert_eq!(
+        resume_after(&url, "18446744073709551615").await,
+        (200, vec![])
+    );
+    for bad in ["18446744073709551616", "abc", "-1", "1.5", ""] {
+        let (status, _) = resume_after(&url, bad).await;
+        assert_eq!(status, 400, "Last-Event-ID `{bad}`");
+    }
+    let response = within(client().get(format!("{url}&last_event_id=nope")).send())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let message = within(response.text()).await.unwrap();
+    assert!(message.contains("Last-Event-ID"), "{message}");
+    // The backend still serves after all that.
+    let response = within(client().get(format!("{url}&count=2")).send())
+        .await
+        .unwrap();
+    assert_eq!(read_ids(response, usize::MAX).await, [1, 2]);
+    let too_slow = within(
+        client()
+            .get(format!("{}/sse?interval=1h", backend.url()))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(too_slow.status(), 400);
+}
