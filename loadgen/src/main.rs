@@ -190,8 +190,7 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
         let expected = spec
             .stages
             .iter()
-            .map(|s| s.duration)
-            .sum::<Duration>()
+            .fold(Duration::ZERO, |total, s| total.saturating_add(s.duration))
             .max(spec.duration.unwrap_or_default());
         let progress = loadgen::progress::spawn(live_rx, Some(expected).filter(|d| !d.is_zero()));
         let options = RunOptions {

@@ -13,6 +13,9 @@ use crate::request::Templates;
 use crate::schedule::Schedule;
 use crate::spec::{LoadSpec, Protocol};
 
+/// Longest run (`duration`, or the stages added up) and longest `timeout` a spec may ask for.
+pub(crate) const MAX_RUN: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// A spec that cannot run; names the field and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -115,11 +118,16 @@ impl Plan {
         } else {
             1
         };
+        check_length("duration", spec.duration)?;
+        check_length("timeout", Some(spec.timeout))?;
         let schedule = match (spec.rate, spec.stages.is_empty()) {
             (Some(_), false) => return Err(SpecError::new("rate", "set rate or stages, not both")),
             (Some(rate), true) => {
                 if !(rate > 0.0 && rate.is_finite()) {
-                    return Err(SpecError::new("rate", "must be a positive number"));
+                    return Err(SpecError::new(
+                        "rate",
+                        format!("must be a finite number above 0, got {rate}"),
+                    ));
                 }
                 let duration = spec.duration.ok_or_else(|| {
                     SpecError::new("duration", "open mode with rate needs a duration")
@@ -130,12 +138,7 @@ impl Plan {
                 if spec.duration.is_some() {
                     return Err(SpecError::new("duration", "stages set their own durations"));
                 }
-                for (i, s) in spec.stages.iter().enumerate() {
-                    let ok = |r: f64| r >= 0.0 && r.is_finite();
-                    if !ok(s.rate) || !s.to_rate.is_none_or(ok) {
-                        return Err(SpecError::new(format!("stages[{i}].rate"), "must be >= 0"));
-                    }
-                }
+                check_stages(&spec.stages)?;
                 Some(Schedule::from_stages(&spec.stages))
             }
             (None, true) => None,
@@ -193,4 +196,48 @@ impl Plan {
             ws_message: spec.ws_message.clone().unwrap_or_else(|| "ping".to_owned()),
         })
     }
+}
+
+/// Refuses a length over [`MAX_RUN`], naming the field.
+fn check_length(field: &str, length: Option<Duration>) -> Result<(), SpecError> {
+    match length {
+        Some(length) if length > MAX_RUN => Err(SpecError::new(
+            field,
+            format!(
+                "{} is longer than the maximum of {}",
+                humantime::format_duration(length),
+                humantime::format_duration(MAX_RUN)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Rates must be finite and >= 0; the stages together must last at most [`MAX_RUN`].
+fn check_stages(stages: &[crate::spec::Stage]) -> Result<(), SpecError> {
+    let mut total = Duration::ZERO;
+    for (i, stage) in stages.iter().enumerate() {
+        let rates = [("rate", Some(stage.rate)), ("to_rate", stage.to_rate)];
+        for (name, rate) in rates {
+            if let Some(rate) = rate.filter(|r| !(r.is_finite() && *r >= 0.0)) {
+                return Err(SpecError::new(
+                    format!("stages[{i}].{name}"),
+                    format!("must be a finite number >= 0, got {rate}"),
+                ));
+            }
+        }
+        total = total
+            .checked_add(stage.duration)
+            .filter(|t| *t <= MAX_RUN)
+            .ok_or_else(|| {
+                SpecError::new(
+                    format!("stages[{i}].duration"),
+                    format!(
+                        "the stages up to here last longer than the maximum of {}",
+                        humantime::format_duration(MAX_RUN)
+                    ),
+                )
+            })?;
+    }
+    Ok(())
 }

@@ -186,8 +186,11 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "{} {:?} {mode}-loop, {} connections, {:.2}s",
-            self.url, self.protocol, self.connections, self.duration_s
+            "{} {} {mode}-loop, {} connections, {:.2}s",
+            self.url,
+            self.protocol.as_str(),
+            self.connections,
+            self.duration_s
         )?;
         match self.target_rate {
             Some(target) => writeln!(
@@ -248,7 +251,7 @@ impl fmt::Display for Report {
             let errors: Vec<String> = self
                 .errors
                 .iter()
-                .map(|(k, n)| format!("{k:?}={n}"))
+                .map(|(k, n)| format!("{}={n}", k.as_str()))
                 .collect();
             writeln!(f, "  errors      {}", errors.join(" "))?;
         }

@@ -88,7 +88,8 @@ impl Schedule {
 
     /// Total length of the schedule.
     pub fn duration(&self) -> Duration {
-        Duration::from_secs_f64(self.segments.last().map_or(0.0, |s| s.start + s.len))
+        let secs = self.segments.last().map_or(0.0, |s| s.start + s.len);
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
     }
 
     /// Number of requests due before the end (requests `0..total()`).
@@ -109,9 +110,8 @@ impl Schedule {
             .partition_point(|s| s.first + s.count() <= i)
             .min(self.segments.len() - 1);
         let seg = &self.segments[idx];
-        Some(Duration::from_secs_f64(
-            seg.start + seg.offset_of(i - seg.first),
-        ))
+        let secs = seg.start + seg.offset_of(i - seg.first);
+        Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
     }
 
     /// Requests due in `[from, to)` seconds (real-valued; the target rate over that window).

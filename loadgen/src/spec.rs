@@ -102,6 +102,18 @@ pub enum Protocol {
     Sse,
 }
 
+impl Protocol {
+    /// The name used in the JSON report, the spec and the summary, e.g. `http1`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http1 => "http1",
+            Self::Http2 => "http2",
+            Self::Ws => "ws",
+            Self::Sse => "sse",
+        }
+    }
+}
+
 /// One stage of an open-mode run: `rate` for `duration`, ramping linearly to `to_rate` if set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -35,6 +35,17 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The snake_case name used in the JSON report and the summary, e.g. `connect`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Tls => "tls",
+            Self::Reset => "reset",
+            Self::Timeout => "timeout",
+            Self::Protocol => "protocol",
+        }
+    }
+
     const ALL: [ErrorKind; 5] = [
         ErrorKind::Connect,
         ErrorKind::Tls,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use loadgen::{LoadSpec, Protocol, Report, RunOptions, SCHEMA_VERSION};
+use loadgen::{LoadSpec, Protocol, Report, RunOptions, SCHEMA_VERSION, Stage};
 
 use crate::common::{counting_router, serve};
 
@@ -25,6 +25,23 @@ async fn report_json_round_trips() {
     assert!(value["series"][0]["p99_us"].is_u64());
     let back = Report::from_json(&json).unwrap();
     assert_eq!(back, report);
+    summary_uses_the_json_names(value);
+}
+
+/// The human summary names protocol and error kinds exactly as the JSON does.
+fn summary_uses_the_json_names(mut value: serde_json::Value) {
+    value["errors"] = serde_json::json!({ "connect": 5, "timeout": 1 });
+    value["protocol"] = "http2".into();
+    let report = Report::from_json(&value.to_string()).unwrap();
+    let summary = report.to_string();
+    assert!(summary.contains(" http2 open-loop"), "{summary}");
+    assert!(
+        summary.contains("errors      connect=5 timeout=1"),
+        "{summary}"
+    );
+    for debug_name in ["Http2", "Connect", "Timeout"] {
+        assert!(!summary.contains(debug_name), "{debug_name} in {summary}");
+    }
 }
 
 #[test]
@@ -72,4 +89,106 @@ async fn invalid_specs_name_the_field() {
         .await
         .unwrap_err();
     assert_eq!(err.field, "url");
+}
+
+/// The field a spec is refused for (it must be refused).
+async fn refused_field(spec: &LoadSpec) -> String {
+    loadgen::run(spec, RunOptions::default())
+        .await
+        .expect_err("spec is refused")
+        .field
+}
+
+fn stage(secs: u64, rate: f64, to_rate: Option<f64>) -> Stage {
+    Stage {
+        duration: Duration::from_secs(secs),
+        rate,
+        to_rate,
+    }
+}
+
+#[tokio::test]
+async fn huge_lengths_and_bad_rates_are_refused_not_panics() {
+    let url = "http://127.0.0.1:1/";
+    let week = 7 * 24 * 3600;
+    let cases: Vec<(LoadSpec, &str)> = vec![
+        (
+            LoadSpec {
+                stages: vec![stage(u64::MAX, 1.0, None), stage(u64::MAX, 1.0, None)],
+                ..LoadSpec::new(url)
+            },
+            "stages[0].duration",
+        ),
+        (
+            LoadSpec {
+                stages: vec![stage(week, 1.0, None), stage(1, 1.0, None)],
+                ..LoadSpec::new(url)
+            },
+            "stages[1].duration",
+        ),
+        (
+            LoadSpec {
+                stages: vec![stage(1, 1.0, Some(f64::NAN))],
+                ..LoadSpec::new(url)
+            },
+            "stages[0].to_rate",
+        ),
+        (
+            LoadSpec {
+                stages: vec![stage(1, 1.0, None), stage(1, f64::INFINITY, None)],
+                ..LoadSpec::new(url)
+            },
+            "stages[1].rate",
+        ),
+        (
+            LoadSpec {
+                stages: vec![stage(1, -1.0, None)],
+                ..LoadSpec::new(url)
+            },
+            "stages[0].rate",
+        ),
+        (
+            LoadSpec {
+                rate: Some(f64::INFINITY),
+                duration: Some(Duration::from_secs(1)),
+                ..LoadSpec::new(url)
+            },
+            "rate",
+        ),
+        (
+            LoadSpec {
+                rate: Some(10.0),
+                duration: Some(Duration::MAX),
+                ..LoadSpec::new(url)
+            },
+            "duration",
+        ),
+        (
+            LoadSpec {
+                duration: Some(Duration::from_secs(week + 1)),
+                ..LoadSpec::new(url)
+            },
+            "duration",
+        ),
+        (
+            LoadSpec {
+                duration: Some(Duration::from_secs(1)),
+                timeout: Duration::MAX,
+                ..LoadSpec::new(url)
+            },
+            "timeout",
+        ),
+    ];
+    for (spec, field) in cases {
+        assert_eq!(refused_field(&spec).await, field, "{spec:?}");
+    }
+    // The public schedule never panics either, even on stages no plan would accept.
+
+    let ok = [stage(week - 1, 0.0, None), stage(1, 0.0, Some(0.0))];
+    let schedule = loadgen::schedule::Schedule::from_stages(&ok);
+    assert_eq!(schedule.duration(), Duration::from_secs(week));
+    let huge = [stage(u64::MAX, 1.0, None), stage(u64::MAX, 1.0, None)];
+    let schedule = loadgen::schedule::Schedule::from_stages(&huge);
+    assert_eq!(schedule.duration(), Duration::MAX);
+    assert!(schedule.time_of(0).is_some());
 }
