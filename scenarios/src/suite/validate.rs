@@ -231,6 +231,13 @@ fn validate_check(
     probes: &HashSet<&str>,
     ids: &[String],
 ) -> Result<(), String> {
+    if let Some(p) = c.planned() {
+        return Err(format!(
+            "`{}` checks need {}, which is not part of this build yet",
+            c.kind(),
+            p.waits_for()
+        ));
+    }
     let (phase, window) = c.scope();
     if let Some(p) = phase
         && suite.load.phases.iter().all(|x| x.name != p)
@@ -310,11 +317,10 @@ fn validate_check(
             }
             _ => {}
         },
-        CheckSpec::Probe(p) => {
-            if !probes.contains(p.probe.as_str()) {
-                return Err(format!("probe: no probe `{}` in `probes`", p.probe));
-            }
+        CheckSpec::Probe(p) if !probes.contains(p.probe.as_str()) => {
+            return Err(format!("probe: no probe `{}` in `probes`", p.probe));
         }
+        _ => {}
     }
     Ok(())
 }

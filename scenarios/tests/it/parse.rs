@@ -106,3 +106,42 @@ fn fixed_ports_and_unknown_backends_are_refused() {
     assert_eq!(e.path, "timeline[0]", "{e}");
     assert!(e.message.contains("no backend `b7`"), "{e}");
 }
+
+#[test]
+fn checks_for_later_features_parse_and_are_refused_naming_the_feature() {
+    let cases = [
+        (
+            "breaker: { backend: b1, after: kill, opens_within: 2s, recovery: kill, closes_within: 5s }",
+            "circuit breaker",
+        ),
+        (
+            "rate_limit: { limit: 100, tolerance: 0.1, phase: main }",
+            "rate limiting",
+        ),
+        (
+            "tls: { server_name: site.test, client_cert: true }",
+            "proxy TLS",
+        ),
+        (
+            "websocket: { phase: main, min_echo_share: 1.0, close_codes: [1000] }",
+            "WebSocket proxying",
+        ),
+        (
+            "sse: { phase: main, across: kill, min_events: 10 }",
+            "SSE proxying",
+        ),
+    ];
+    for (check, feature) in cases {
+        let kind = &check[..check.find(':').expect("kind")];
+        let e = broken("error_rate: { max: 0.5, window: { after: kill } }", check);
+        assert_eq!(e.path, format!("expect[0].{kind}"), "{e}");
+        assert!(e.message.contains(feature), "{e}");
+        assert!(e.message.contains("not part of this build"), "{e}");
+    }
+    // Their fields are checked like any other: a typo is a parse error, not a refusal.
+    let e = broken(
+        "error_rate: { max: 0.5, window: { after: kill } }",
+        "breaker: { backend: b1, after: kill, opens_in: 2s }",
+    );
+    assert!(e.message.contains("opens_in"), "{e}");
+}

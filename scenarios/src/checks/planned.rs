@@ -1,0 +1,171 @@
+//! Check kinds designed now for features that are not built yet: breaker, rate limit, TLS,
+//! WebSocket and SSE. They parse, so suites can be written against the final format, but
+//! validation refuses them with the feature they wait for; evaluating one always fails.
+//!
+//! When the feature lands, its check moves to its own file with a real `evaluate`, and the
+//! refusal in [`Planned::waits_for`] goes away.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Check, Outcome, Window};
+use crate::data::RunData;
+
+/// A check kind whose feature is not part of this build.
+pub trait Planned {
+    /// The feature (and issue) the check waits for, e.g. `the circuit breaker (resilience issue)`.
+    fn waits_for(&self) -> &'static str;
+}
+
+/// Every planned kind fails if it is ever evaluated (validation refuses it before a run).
+fn not_built(what: &dyn Planned) -> Outcome {
+    Outcome::missing(
+        "",
+        format!("not part of this build: needs {}", what.waits_for()),
+    )
+}
+
+/// `breaker`: backend `backend`'s circuit opens within `opens_within` after action `after`,
+/// and closes again within `closes_within` after action `recovery`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Breaker {
+    /// Optional name shown in reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Backend id whose breaker is watched (via the admin API), e.g. `b1`.
+    pub backend: String,
+    /// Timeline action that makes the backend fail (e.g. a kill or an error behaviour).
+    pub after: String,
+    /// The breaker must be open at most this long after `after`.
+    #[serde(with = "loadgen::duration_str")]
+    pub opens_within: Duration,
+    /// Timeline action that heals the backend (e.g. a restart).
+    pub recovery: String,
+    /// The breaker must be closed again at most this long after `recovery`.
+    #[serde(with = "loadgen::duration_str")]
+    pub closes_within: Duration,
+}
+
+impl Planned for Breaker {
+    fn waits_for(&self) -> &'static str {
+        "the circuit breaker (resilience issue: breaker trip and recovery)"
+    }
+}
+
+/// `rate_limit`: the share of 429s matches what the configured limit implies for the offered
+/// rate — `1 - limit / offered` — within `tolerance` (relative, 0.1 = ±10%).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Optional name shown in reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The configured limit, requests per second (as in the proxy config).
+    pub limit: f64,
+    /// Allowed relative difference between the expected and the observed 429 share.
+    pub tolerance: f64,
+    /// Restrict to one phase (its offered rate is the phase's `rate`).
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// Restrict to a time window.
+    #[serde(default)]
+    pub window: Option<Window>,
+}
+
+impl Planned for RateLimit {
+    fn waits_for(&self) -> &'static str {
+        "proxy rate limiting (security issue: rate limit)"
+    }
+}
+
+/// `tls`: a handshake with `server_name` succeeds when the client trusts the CA the runner
+/// generated (`proxy.tls`) and fails without it; with `client_cert`, it also fails without
+/// the generated client certificate (mTLS).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// Optional name shown in reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// SNI name to connect with; one of `proxy.tls.server_names`.
+    pub server_name: String,
+    /// Also require the handshake to fail without the generated client certificate.
+    #[serde(default)]
+    pub client_cert: bool,
+}
+
+impl Planned for Tls {
+    fn waits_for(&self) -> &'static str {
+        "proxy TLS (security issue: TLS/SNI/mTLS)"
+    }
+}
+
+/// `websocket`: of the messages a `protocol: ws` phase sent, at least `min_echo_share` came
+/// back as echoes, and every connection closed with one of `close_codes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Websocket {
+    /// Optional name shown in reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The `protocol: ws` phase.
+    pub phase: String,
+    /// Smallest share of messages echoed back (1.0 = every one).
+    #[serde(default = "all")]
+    pub min_echo_share: f64,
+    /// Close codes allowed (default: 1000, normal closure).
+    #[serde(default = "normal_close")]
+    pub close_codes: Vec<u16>,
+}
+
+fn all() -> f64 {
+    1.0
+}
+
+fn normal_close() -> Vec<u16> {
+    vec![1000]
+}
+
+impl Planned for Websocket {
+    fn waits_for(&self) -> &'static str {
+        "WebSocket proxying (WebSocket/SSE issue)"
+    }
+}
+
+/// `sse`: on a `protocol: sse` phase, every event id arrives exactly once and in order, also
+/// across the failover that timeline action `across` causes (resumed with `Last-Event-ID`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sse {
+    /// Optional name shown in reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The `protocol: sse` phase.
+    pub phase: String,
+    /// Timeline action the streams must survive (e.g. killing the backend serving them).
+    #[serde(default)]
+    pub across: Option<String>,
+    /// Smallest number of events each stream must receive.
+    #[serde(default)]
+    pub min_events: u64,
+}
+
+impl Planned for Sse {
+    fn waits_for(&self) -> &'static str {
+        "SSE proxying with failover (WebSocket/SSE issue)"
+    }
+}
+
+macro_rules! planned_check {
+    ($($kind:ty),*) => {$(
+        impl Check for $kind {
+            fn evaluate(&self, _run: &RunData) -> Outcome {
+                not_built(self)
+            }
+        }
+    )*};
+}
+
+planned_check!(Breaker, RateLimit, Tls, Websocket, Sse);
