@@ -15,17 +15,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod csv;
 mod engine;
 mod plan;
 pub mod progress;
 mod proto;
 mod report;
 mod request;
+mod request_line;
 pub mod schedule;
 mod series;
 mod spec;
 mod stats;
 
+pub use csv::SERIES_COLUMNS;
 pub use engine::{RunOptions, run};
 pub use plan::SpecError;
 pub use report::{LatencySummary, Mode, Report, SCHEMA_VERSION, SecondSample, Totals};

@@ -1,6 +1,7 @@
 //! `loadgen` binary: parse flags into a [`loadgen::LoadSpec`], run it, print and save the report.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,8 +13,9 @@ use loadgen::{KeySpec, LoadSpec, Protocol, RequestTemplate, RunOptions, Stage, T
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Target URL (http, https, ws, wss).
-    url: String,
+    /// Target URL (http, https, ws, wss); not needed with --spec.
+    #[arg(required_unless_present = "spec")]
+    url: Option<String>,
     /// Open mode: requests (or WS messages) per second.
     #[arg(long)]
     rate: Option<f64>,
@@ -47,7 +49,11 @@ struct Cli {
     /// HTTP method.
     #[arg(short = 'X', long, default_value = "GET")]
     method: String,
-    /// Request header "name: value", repeatable.
+    /// Weighted request template, repeatable: 'METHOD PATH [weight=N] [header=NAME:VALUE]
+    /// [body-file=FILE] [body=TEXT]' (body= last, takes the rest of the line).
+    #[arg(long = "request", conflicts_with_all = ["method", "body", "body_file"])]
+    requests_lines: Vec<RequestTemplate>,
+    /// Request header "name: value", repeatable; added to every --request (theirs win).
     #[arg(short = 'H', long = "header")]
     headers: Vec<String>,
     /// Request body.
@@ -71,12 +77,16 @@ struct Cli {
     /// Accept any server certificate.
     #[arg(long)]
     insecure: bool,
-    /// Load the whole spec from a JSON file instead (other flags except output are ignored).
+    /// Load the whole LoadSpec from a YAML or JSON file (`.json` or a leading `{` means JSON);
+    /// every other load flag is ignored, only --json and --series still apply.
     #[arg(long)]
     spec: Option<PathBuf>,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write the per-second series here as CSV (one row per second).
+    #[arg(long)]
+    series: Option<PathBuf>,
     /// Generator threads, each with its own runtime (default: one per CPU).
     #[arg(long)]
     threads: Option<usize>,
@@ -115,10 +125,12 @@ impl Cli {
         if let Some(path) = &self.spec {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            return serde_json::from_str(&text)
-                .with_context(|| format!("parsing {}", path.display()));
+            return parse_spec_file(path, &text);
         }
-        let mut headers = std::collections::BTreeMap::new();
+        let Some(url) = self.url.clone() else {
+            bail!("a URL is needed unless --spec gives one");
+        };
+        let mut headers = BTreeMap::new();
         for h in &self.headers {
             let Some((k, v)) = h.split_once(':') else {
                 bail!("header {h:?}: expected \"name: value\"")
@@ -141,13 +153,7 @@ impl Cli {
             threads: self.threads,
             max_requests: self.requests,
             timeout: self.timeout,
-            requests: vec![RequestTemplate {
-                method: self.method.clone(),
-                headers,
-                body: self.body.clone(),
-                body_file: self.body_file.clone(),
-                ..RequestTemplate::default()
-            }],
+            requests: self.templates(headers),
             key: self.key.clone(),
             group_by_header: self.group_by_header.clone(),
             tls: TlsSpec {
@@ -156,9 +162,46 @@ impl Cli {
                 server_name: None,
             },
             ws_message: self.ws_message.clone(),
-            ..LoadSpec::new(self.url.clone())
+            ..LoadSpec::new(url)
         })
     }
+
+    /// The `--request` templates with the `-H` headers added, or the one `-X`/`--body` request.
+    fn templates(&self, headers: BTreeMap<String, String>) -> Vec<RequestTemplate> {
+        if self.requests_lines.is_empty() {
+            return vec![RequestTemplate {
+                method: self.method.clone(),
+                headers,
+                body: self.body.clone(),
+                body_file: self.body_file.clone(),
+                ..RequestTemplate::default()
+            }];
+        }
+        let mut templates = self.requests_lines.clone();
+        for template in &mut templates {
+            for (name, value) in &headers {
+                template
+                    .headers
+                    .entry(name.clone())
+                    .or_insert_with(|| value.clone());
+            }
+        }
+        templates
+    }
+}
+
+/// Parses a LoadSpec file: JSON when it ends in `.json` or starts with `{`, else YAML.
+fn parse_spec_file(path: &Path, text: &str) -> anyhow::Result<LoadSpec> {
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        || text.trim_start().starts_with('{');
+    let spec = if json {
+        serde_json::from_str(text).map_err(anyhow::Error::from)
+    } else {
+        serde_saphyr::from_str(text).map_err(anyhow::Error::from)
+    };
+    spec.with_context(|| format!("parsing {}", path.display()))
 }
 
 fn main() -> ExitCode {
@@ -217,6 +260,10 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
     println!("{report}");
     if let Some(path) = &cli.json {
         std::fs::write(path, report.to_json())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &cli.series {
+        std::fs::write(path, report.series_csv())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
