@@ -51,7 +51,7 @@ struct Cli {
     method: String,
     /// Weighted request template, repeatable: 'METHOD PATH [weight=N] [header=NAME:VALUE]
     /// [body-file=FILE] [body=TEXT]' (body= last, takes the rest of the line).
-    #[arg(long = "request", conflicts_with_all = ["method", "body", "body_file"])]
+    #[arg(long = "request", value_name = "REQUEST", conflicts_with_all = ["method", "body", "body_file"])]
     requests_lines: Vec<RequestTemplate>,
     /// Request header "name: value", repeatable; added to every --request (theirs win).
     #[arg(short = 'H', long = "header")]
