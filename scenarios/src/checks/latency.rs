@@ -1,11 +1,12 @@
-//! `latency`: a percentile of a phase relative to its direct baseline (default) or absolute.
+//! `latency`: a percentile of a phase relative to its direct baseline (default) or absolute,
+//! or over a time window the worst second's percentile against an absolute bound.
 
 use std::time::Duration;
 
-use loadgen::LatencySummary;
+use loadgen::{LatencySummary, SecondSample};
 use serde::{Deserialize, Serialize};
 
-use super::{Check, Outcome};
+use super::{Check, Outcome, Window, seconds_in};
 use crate::data::RunData;
 
 /// Which percentile.
@@ -23,6 +24,16 @@ pub enum Percentile {
 }
 
 impl Percentile {
+    /// This percentile of one second's responses; `None` for p99.9 (not kept per second).
+    fn of_second(self, s: &SecondSample) -> Option<u64> {
+        match self {
+            Percentile::P50 => Some(s.p50_us),
+            Percentile::P90 => Some(s.p90_us),
+            Percentile::P99 => Some(s.p99_us),
+            Percentile::P999 => None,
+        }
+    }
+
     fn of(self, l: &LatencySummary) -> u64 {
         match self {
             Percentile::P50 => l.p50_us,
@@ -34,6 +45,10 @@ impl Percentile {
 }
 
 /// `percentile` of `phase` at most `max_ratio` × the baseline's, or at most `max`.
+///
+/// Over a `window` (absolute `max` only) the value is the largest per-second percentile among
+/// the seconds in the window that had responses — the worst second, a conservative stand-in
+/// for the window's percentile, since per-second histograms are not kept.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
@@ -51,6 +66,9 @@ pub struct Latency {
     /// Largest allowed absolute value.
     #[serde(default, with = "loadgen::opt_duration")]
     pub max: Option<Duration>,
+    /// Restrict to a time window (worst second; needs `max`, not `max_ratio`; p50/p90/p99).
+    #[serde(default)]
+    pub window: Option<Window>,
     /// Ratios below this baseline value use it instead (sub-millisecond noise floor).
     #[serde(default, with = "loadgen::opt_duration")]
     pub floor: Option<Duration>,
@@ -58,6 +76,31 @@ pub struct Latency {
 
 fn ms(us: u64) -> String {
     format!("{:.2}ms", us as f64 / 1000.0)
+}
+
+impl Latency {
+    fn over_window(&self, run: &RunData, window: &Window, expected: String) -> Outcome {
+        let (Some(max), None) = (self.max, self.max_ratio) else {
+            return Outcome::missing(expected, "a window takes an absolute `max`");
+        };
+        let seconds = match seconds_in(run, window) {
+            Ok(s) => s,
+            Err(e) => return Outcome::missing(expected, e),
+        };
+        let worst = seconds
+            .iter()
+            .filter(|s| s.responses > 0)
+            .filter_map(|s| self.percentile.of_second(s).map(|v| (s.second, v)))
+            .max_by_key(|(_, v)| *v);
+        let Some((second, got)) = worst else {
+            return Outcome::missing(expected, "no responses in the window");
+        };
+        Outcome::new(
+            got <= max.as_micros() as u64,
+            expected,
+            format!("{} (worst second: {second}s)", ms(got)),
+        )
+    }
 }
 
 impl Check for Latency {
@@ -68,6 +111,9 @@ impl Check for Latency {
             (None, Some(m)) => format!("{p} <= {}", ms(m.as_micros() as u64)),
             (None, None) => return Outcome::missing("", "no bound given"),
         };
+        if let Some(window) = &self.window {
+            return self.over_window(run, window, expected);
+        }
         let Some(phase) = self
             .phase
             .as_deref()

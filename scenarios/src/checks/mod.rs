@@ -19,7 +19,7 @@ pub use error_rate::ErrorRate;
 pub use latency::{Latency, Percentile};
 pub use planned::{Breaker, Planned, RateLimit, Sse, Tls, Websocket};
 pub use probe::{ProbeCheck, Verify};
-pub use scope::{Aggregate, Window, aggregate};
+pub use scope::{Aggregate, Window, aggregate, seconds_in};
 pub use status_share::StatusShare;
 pub use throughput::Throughput;
 
@@ -141,8 +141,8 @@ impl CheckSpec {
         match self {
             CheckSpec::Distribution(c) => (c.phase.as_deref(), c.window.as_ref()),
             CheckSpec::ErrorRate(c) => (c.phase.as_deref(), c.window.as_ref()),
-            CheckSpec::StatusShare(c) => (c.phase.as_deref(), None),
-            CheckSpec::Latency(c) => (c.phase.as_deref(), None),
+            CheckSpec::StatusShare(c) => (c.phase.as_deref(), c.window.as_ref()),
+            CheckSpec::Latency(c) => (c.phase.as_deref(), c.window.as_ref()),
             CheckSpec::Throughput(c) => (c.phase.as_deref(), c.window.as_ref()),
             CheckSpec::RateLimit(c) => (c.phase.as_deref(), c.window.as_ref()),
             CheckSpec::Websocket(c) => (Some(c.phase.as_str()), None),
@@ -157,6 +157,8 @@ impl CheckSpec {
             CheckSpec::Distribution(c) => c.window.as_mut(),
             CheckSpec::ErrorRate(c) => c.window.as_mut(),
             CheckSpec::Throughput(c) => c.window.as_mut(),
+            CheckSpec::StatusShare(c) => c.window.as_mut(),
+            CheckSpec::Latency(c) => c.window.as_mut(),
             CheckSpec::RateLimit(c) => c.window.as_mut(),
             _ => None,
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use loadgen::Report;
+use loadgen::{Report, SecondSample};
 use serde::{Deserialize, Serialize};
 
 use crate::data::RunData;
@@ -98,8 +98,8 @@ pub struct Aggregate {
     pub errors: u64,
     /// Responses per backend id.
     pub groups: BTreeMap<String, u64>,
-    /// Exact status counts (absent for windows: loadgen's per-second samples carry none).
-    pub status: Option<BTreeMap<u16, u64>>,
+    /// Responses per status code (exact for phases; per-second counts summed for windows).
+    pub status: BTreeMap<u16, u64>,
     /// Seconds covered (windows) or phase duration.
     pub seconds: f64,
 }
@@ -112,9 +112,8 @@ impl Aggregate {
         for (g, n) in &r.groups {
             *self.groups.entry(g.clone()).or_default() += n;
         }
-        let status = self.status.get_or_insert_with(BTreeMap::new);
         for (s, n) in &r.status {
-            *status.entry(*s).or_default() += n;
+            *self.status.entry(*s).or_default() += n;
         }
         self.seconds += r.duration_s;
     }
@@ -125,6 +124,19 @@ impl Aggregate {
     }
 }
 
+/// The per-second samples of the run whose middle lies inside `window`.
+pub fn seconds_in<'a>(run: &'a RunData, window: &Window) -> Result<Vec<&'a SecondSample>, String> {
+    let (start, end) = window.resolve(run)?;
+    Ok(run
+        .series
+        .iter()
+        .filter(|s| {
+            let mid = s.second as f64 + 0.5;
+            mid >= start && mid < end
+        })
+        .collect())
+}
+
 /// Sums the run over a phase, a window, or (neither) every phase.
 pub fn aggregate(
     run: &RunData,
@@ -133,19 +145,17 @@ pub fn aggregate(
 ) -> Result<Aggregate, String> {
     let mut agg = Aggregate::default();
     if let Some(window) = window {
-        let (start, end) = window.resolve(run)?;
-        // A second counts when its middle lies inside the window.
-        for s in &run.series {
-            let mid = s.second as f64 + 0.5;
-            if mid >= start && mid < end {
-                agg.responses += s.responses;
-                agg.non_success += s.non_success;
-                agg.errors += s.errors;
-                for (g, n) in &s.groups {
-                    *agg.groups.entry(g.clone()).or_default() += n;
-                }
-                agg.seconds += 1.0;
+        for s in seconds_in(run, window)? {
+            agg.responses += s.responses;
+            agg.non_success += s.non_success;
+            agg.errors += s.errors;
+            for (g, n) in &s.groups {
+                *agg.groups.entry(g.clone()).or_default() += n;
             }
+            for (code, n) in &s.status {
+                *agg.status.entry(*code).or_default() += n;
+            }
+            agg.seconds += 1.0;
         }
         return Ok(agg);
     }

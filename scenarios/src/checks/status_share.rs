@@ -1,13 +1,13 @@
-//! `status_share`: share of requests answered with one of the given statuses (exact counts).
+//! `status_share`: share of requests answered with one of the given statuses.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Check, Outcome, aggregate, pct};
+use super::{Check, Outcome, Window, aggregate, pct};
 use crate::data::RunData;
 
-/// Share of `statuses` among all attempts of a phase (or the run) within `[min, max]`.
+/// Share of `statuses` among all attempts of a phase, a window or the run within `[min, max]`.
 ///
-/// Scoped by phase, not window: loadgen's per-second samples carry no status breakdown.
+/// Phases use the report's exact totals; windows sum loadgen's per-second status counts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusShare {
@@ -25,6 +25,9 @@ pub struct StatusShare {
     /// Restrict to one phase.
     #[serde(default)]
     pub phase: Option<String>,
+    /// Restrict to a time window.
+    #[serde(default)]
+    pub window: Option<Window>,
 }
 
 impl Check for StatusShare {
@@ -38,11 +41,11 @@ impl Check for StatusShare {
             expected.push(format!("<= {}", pct(max)));
         }
         let expected = format!("{} {}", codes.join("/"), expected.join(" and "));
-        let agg = match aggregate(run, self.phase.as_deref(), None) {
+        let agg = match aggregate(run, self.phase.as_deref(), self.window.as_ref()) {
             Ok(a) => a,
             Err(e) => return Outcome::missing(expected, e),
         };
-        let status = agg.status.clone().unwrap_or_default();
+        let status = &agg.status;
         let attempts = agg.attempts();
         if attempts == 0 {
             return Outcome::missing(expected, "no requests in scope");

@@ -300,6 +300,14 @@ fn validate_check(
             (Some(_), Some(_)) | (None, None) => {
                 return Err("set exactly one of `max_ratio` or `max`".to_owned());
             }
+            (Some(_), None) if window.is_some() => {
+                return Err("max_ratio compares whole phases; a window takes `max`".to_owned());
+            }
+            _ if window.is_some() && l.percentile == crate::checks::Percentile::P999 => {
+                return Err(
+                    "p999 is not kept per second; over a window use p50, p90 or p99".to_owned(),
+                );
+            }
             (Some(_), None) if !baseline_of(phase) => {
                 return Err("max_ratio needs `baseline: true` on the phase".to_owned());
             }

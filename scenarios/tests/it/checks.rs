@@ -46,10 +46,14 @@ expect:
   - error_rate: { name: should-fail-window, min: 0.5, window: { from: 0s, to: 2s } }
   - status_share: { name: should-pass, statuses: [500], min: 0.99, phase: bad }
   - status_share: { name: should-fail, statuses: [502, 504], min: 0.5, phase: bad }
+  - status_share: { name: should-pass-window, statuses: [200], min: 0.99, window: { from: 0s, to: 2s } }
+  - status_share: { name: should-fail-window, statuses: [500], min: 0.5, window: { from: 0s, to: 2s } }
   - latency: { name: should-pass, phase: slow, percentile: p50, max: 1s }
   - latency: { name: should-fail, phase: slow, percentile: p50, max: 5ms }
   - latency: { name: should-pass-ratio, phase: ok, percentile: p99, max_ratio: 50.0, floor: 1ms }
   - latency: { name: should-fail-ratio, phase: ok, percentile: p50, max_ratio: 0.01 }
+  - latency: { name: should-pass-window, percentile: p99, max: 1s, window: { from: 0s, to: 3s } }
+  - latency: { name: should-fail-window, percentile: p50, max: 5ms, window: { from: 5s, to: 7s } }
   - throughput: { name: should-pass, phase: ok, min_ratio: 0.8 }
   - throughput: { name: should-fail, phase: ok, min_ratio: 5.0 }
   - throughput: { name: should-pass-abs, phase: bad, min: 50 }

@@ -145,3 +145,17 @@ fn checks_for_later_features_parse_and_are_refused_naming_the_feature() {
     );
     assert!(e.message.contains("opens_in"), "{e}");
 }
+
+#[test]
+fn windowed_latency_takes_an_absolute_bound_and_a_per_second_percentile() {
+    let e = broken(
+        "error_rate: { max: 0.5, window: { after: kill } }",
+        "latency: { percentile: p999, max: 1s, window: { after: kill } }",
+    );
+    assert!(e.message.contains("p999 is not kept per second"), "{e}");
+    let e = broken(
+        "error_rate: { max: 0.5, window: { after: kill } }",
+        "latency: { percentile: p99, max_ratio: 2.0, window: { after: kill } }",
+    );
+    assert!(e.message.contains("a window takes `max`"), "{e}");
+}
