@@ -107,10 +107,12 @@ pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> Result<Report,
     );
     let phase = Phase {
         name: "demo".into(),
-        duration: opts
-            .duration
-            .unwrap_or(Duration::from_secs(365 * 24 * 3600)),
+        duration: Some(
+            opts.duration
+                .unwrap_or(Duration::from_secs(365 * 24 * 3600)),
+        ),
         rate: Some(opts.rate),
+        stages: Vec::new(),
         connections: Some(64),
         protocol: loadgen::Protocol::Http1,
         path: "/".into(),

@@ -10,11 +10,14 @@ use crate::suite::Phase;
 
 /// The loadgen spec for `phase` against `target`, grouping by `x-backend-id`.
 pub fn spec_for(phase: &Phase, target: SocketAddr) -> LoadSpec {
-    let default_conns = if phase.rate.is_some() { 64 } else { 16 };
+    let open = phase.rate.is_some() || !phase.stages.is_empty();
+    let default_conns = if open { 64 } else { 16 };
     LoadSpec {
         protocol: phase.protocol,
-        duration: Some(phase.duration),
+        // Stages set their own durations; loadgen refuses both.
+        duration: phase.stages.is_empty().then(|| phase.length()),
         rate: phase.rate,
+        stages: phase.stages.clone(),
         connections: phase.connections.unwrap_or(default_conns),
         timeout: phase.timeout.unwrap_or(Duration::from_secs(5)),
         requests: phase.requests.clone(),

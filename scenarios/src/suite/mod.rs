@@ -71,7 +71,7 @@ impl Suite {
     /// Multiplies every duration and time (phases, timeline, windows) by `factor`.
     pub fn scale_time(&mut self, factor: f64) {
         for p in &mut self.load.phases {
-            p.duration = p.duration.mul_f64(factor);
+            p.scale(factor);
         }
         for a in &mut self.timeline {
             a.at = a.at.mul_f64(factor);

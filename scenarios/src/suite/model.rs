@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use loadgen::{Protocol, RequestTemplate, duration_str, opt_duration};
+use loadgen::{Protocol, RequestTemplate, Stage, duration_str, opt_duration};
 use mock_backends::Behavior;
 use serde::{Deserialize, Serialize};
 
@@ -111,12 +111,16 @@ pub struct Load {
 pub struct Phase {
     /// Name used by checks (`phase: NAME`).
     pub name: String,
-    /// Length (scaled by `--quick`).
-    #[serde(with = "duration_str")]
-    pub duration: Duration,
+    /// Length (scaled by `--quick`); required unless `stages` set their own.
+    #[serde(default, with = "opt_duration")]
+    pub duration: Option<Duration>,
     /// Open loop: requests per second.
     #[serde(default)]
     pub rate: Option<f64>,
+    /// Open loop in steps or ramps (loadgen stages: `duration`, `rate`, `to_rate`); replaces
+    /// `rate` and `duration`; `--quick` scales each stage's duration.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
     /// Connections (closed loop: workers; open loop: pool size).
     #[serde(default)]
     pub connections: Option<usize>,
@@ -135,6 +139,22 @@ pub struct Phase {
     /// Also run this phase directly against a backend first, for relative gates.
     #[serde(default)]
     pub baseline: bool,
+}
+
+impl Phase {
+    /// How long the phase runs: `duration`, or its stages added up.
+    pub fn length(&self) -> Duration {
+        self.duration
+            .unwrap_or_else(|| self.stages.iter().map(|s| s.duration).sum())
+    }
+
+    /// Multiplies the phase's duration and every stage's duration by `factor`.
+    pub fn scale(&mut self, factor: f64) {
+        self.duration = self.duration.map(|d| d.mul_f64(factor));
+        for stage in &mut self.stages {
+            stage.duration = stage.duration.mul_f64(factor);
+        }
+    }
 }
 
 fn default_path() -> String {

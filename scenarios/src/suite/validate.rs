@@ -108,8 +108,39 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
                 format!("`{}` is used twice", p.name),
             ));
         }
-        if p.duration.is_zero() {
-            return Err(err(&format!("{at}.duration"), "must be above zero".into()));
+        match (p.duration, p.stages.is_empty()) {
+            (None, true) => {
+                return Err(err(
+                    &format!("{at}.duration"),
+                    "set `duration` (or `stages`)".into(),
+                ));
+            }
+            (Some(_), false) => {
+                return Err(err(
+                    &format!("{at}.duration"),
+                    "`stages` set their own durations; drop `duration`".into(),
+                ));
+            }
+            (Some(d), true) if d.is_zero() => {
+                return Err(err(&format!("{at}.duration"), "must be above zero".into()));
+            }
+            _ => {}
+        }
+        if p.rate.is_some() && !p.stages.is_empty() {
+            return Err(err(
+                &format!("{at}.rate"),
+                "set `rate` or `stages`, not both".into(),
+            ));
+        }
+        for (j, st) in p.stages.iter().enumerate() {
+            let key = format!("{at}.stages[{j}]");
+            if st.duration.is_zero() {
+                return Err(err(&format!("{key}.duration"), "must be above zero".into()));
+            }
+            let bad = |r: f64| !(r >= 0.0 && r.is_finite());
+            if bad(st.rate) || st.to_rate.is_some_and(bad) {
+                return Err(err(&key, "rates must be finite and at least 0".into()));
+            }
         }
         if p.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
             return Err(err(

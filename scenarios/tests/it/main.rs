@@ -5,3 +5,4 @@ mod demo;
 mod parse;
 mod quick;
 mod reload;
+mod stages;
