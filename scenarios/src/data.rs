@@ -68,6 +68,10 @@ pub struct ProbeResult {
     pub echoed_sha256: Option<String>,
     /// `x-backend-id` of the answer.
     pub backend: Option<String>,
+    /// Milliseconds from sending the request to the first body byte, if any arrived.
+    pub first_byte_ms: Option<f64>,
+    /// Milliseconds from sending the request to the end of the body.
+    pub total_ms: Option<f64>,
 }
 
 impl RunData {

@@ -30,6 +30,10 @@ pub struct ProbeCheck {
     /// Body verification.
     #[serde(default)]
     pub verify: Verify,
+    /// Streaming: the first body byte must arrive by this fraction of the time the whole body
+    /// took (0.5 = halfway). A proxy that buffers the body delivers its first byte at ~1.0.
+    #[serde(default)]
+    pub max_first_byte_ratio: Option<f64>,
 }
 
 fn ok() -> u16 {
@@ -43,6 +47,12 @@ impl ProbeCheck {
         }
         if r.status != Some(self.status) {
             return Err(format!("status {:?}", r.status.unwrap_or(0)));
+        }
+        if let Some(max) = self.max_first_byte_ratio {
+            let ratio = first_byte_ratio(r).ok_or("no body byte arrived")?;
+            if ratio > max {
+                return Err(format!("first byte at {}", timing(r)));
+            }
         }
         match self.verify {
             Verify::None => Ok(()),
@@ -60,24 +70,53 @@ impl ProbeCheck {
     }
 }
 
+/// First body byte's arrival as a fraction of the whole body's, from sending the request.
+fn first_byte_ratio(r: &ProbeResult) -> Option<f64> {
+    let (first, total) = (r.first_byte_ms?, r.total_ms?);
+    Some(if total > 0.0 { first / total } else { 1.0 })
+}
+
+/// `12% of total (105ms of 1010ms)`.
+fn timing(r: &ProbeResult) -> String {
+    format!(
+        "{:.0}% of total ({:.0}ms of {:.0}ms)",
+        first_byte_ratio(r).unwrap_or(1.0) * 100.0,
+        r.first_byte_ms.unwrap_or_default(),
+        r.total_ms.unwrap_or_default()
+    )
+}
+
 impl Check for ProbeCheck {
     fn evaluate(&self, run: &RunData) -> Outcome {
-        let expected = match self.verify {
+        let mut expected = match self.verify {
             Verify::None => format!("status {}", self.status),
             Verify::Sha256 => format!("status {}, sha256 intact", self.status),
             Verify::Upload => format!("status {}, upload intact", self.status),
         };
+        if let Some(max) = self.max_first_byte_ratio {
+            expected.push_str(&format!(", 1st byte <= {:.0}%", max * 100.0));
+        }
         let Some(results) = run.probes.get(&self.probe).filter(|r| !r.is_empty()) else {
             return Outcome::missing(expected, format!("probe `{}` did not run", self.probe));
         };
         let bad: Vec<String> = results.iter().filter_map(|r| self.judge(r).err()).collect();
         let bytes: usize = results.iter().map(|r| r.body_len).sum();
         match bad.first() {
-            None => Outcome::new(
-                true,
-                expected,
-                format!("{} of {} ok, {bytes} bytes", results.len(), results.len()),
-            ),
+            None => {
+                let mut observed =
+                    format!("{} of {} ok, {bytes} bytes", results.len(), results.len());
+                if self.max_first_byte_ratio.is_some() {
+                    // The slowest first byte, relative to its body.
+                    let worst = results.iter().max_by(|a, b| {
+                        let (a, b) = (first_byte_ratio(a), first_byte_ratio(b));
+                        a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
+                    });
+                    if let Some(r) = worst {
+                        observed = format!("1st byte at {}", timing(r));
+                    }
+                }
+                Outcome::new(true, expected, observed)
+            }
             Some(first) => Outcome::new(
                 false,
                 expected,

@@ -1,6 +1,8 @@
-//! Probes: one-off requests through the proxy whose bodies are verified byte for byte.
+//! Probes: one-off requests through the proxy whose bodies are verified byte for byte, timed
+//! to the first body byte and to the end of the body.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
@@ -39,7 +41,8 @@ async fn once(
         result.sent_sha256 = Some(hex::encode(Sha256::digest(&b)));
         req = req.body(b);
     }
-    let resp = match req.send().await {
+    let sent = Instant::now();
+    let mut resp = match req.send().await {
         Ok(r) => r,
         Err(e) => {
             result.error = Some(e.to_string());
@@ -55,15 +58,39 @@ async fn once(
     };
     result.declared_sha256 = header(mock_backends::CONTENT_SHA256_HEADER);
     result.backend = header(mock_backends::BACKEND_ID_HEADER);
-    match resp.bytes().await {
-        Ok(bytes) => {
-            result.body_len = bytes.len();
-            result.body_sha256 = hex::encode(Sha256::digest(&bytes));
-            result.echoed_sha256 = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("sha256").and_then(|s| s.as_str()).map(str::to_owned));
+    // Read chunk by chunk: when the first body byte arrives tells whether it was streamed.
+    let mut hasher = Sha256::new();
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if result.first_byte_ms.is_none() && !chunk.is_empty() {
+                    result.first_byte_ms = Some(ms(sent));
+                }
+                hasher.update(&chunk);
+                result.body_len += chunk.len();
+                if body.len() < MAX_KEPT {
+                    body.extend_from_slice(&chunk);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                result.error = Some(format!("body: {e}"));
+                return result;
+            }
         }
-        Err(e) => result.error = Some(format!("body: {e}")),
     }
+    result.total_ms = Some(ms(sent));
+    result.body_sha256 = hex::encode(hasher.finalize());
+    result.echoed_sha256 = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("sha256").and_then(|s| s.as_str()).map(str::to_owned));
     result
+}
+
+/// Bodies are hashed whole but kept only this far (enough for a JSON echo).
+const MAX_KEPT: usize = 64 * 1024;
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
 }

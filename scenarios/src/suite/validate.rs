@@ -359,6 +359,12 @@ fn validate_check(
         CheckSpec::Probe(p) if !probes.contains(p.probe.as_str()) => {
             return Err(format!("probe: no probe `{}` in `probes`", p.probe));
         }
+        CheckSpec::Probe(p)
+            if p.max_first_byte_ratio
+                .is_some_and(|r| !(r > 0.0 && r < 1.0)) =>
+        {
+            return Err("max_first_byte_ratio: must be between 0 and 1 (exclusive)".to_owned());
+        }
         _ => {}
     }
     Ok(())

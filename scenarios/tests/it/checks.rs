@@ -12,6 +12,7 @@ backends:
   behavior:
     error: { status: 500, paths: [/err] }
     latency: { paths: [/slow], distribution: { type: fixed, delay: 20ms } }
+    dribble: { paths: [/bytes/50001], chunks: 5, over: 500ms }
 proxy:
   config: |
     listeners: [{ name: http, bind: "127.0.0.1:0" }]
@@ -32,9 +33,12 @@ timeline:
       behavior:
         error: { status: 500, paths: [/err] }
         latency: { paths: [/slow], distribution: { type: fixed, delay: 20ms } }
+        dribble: { paths: [/bytes/50001], chunks: 5, over: 500ms }
 probes:
   - { name: should-pass-bytes, path: /bytes/100000 }
   - { name: should-fail-status, path: /err }
+  - { name: should-pass-streamed, path: /bytes/50001 }
+  - { name: should-fail-buffered, path: /slow }
 expect:
   - distribution: { name: should-pass, tolerance: 0.05, phase: ok }
   - distribution: { name: should-fail, shares: { b0: 0.9, b1: 0.1 }, tolerance: 0.05, phase: ok }
@@ -60,6 +64,8 @@ expect:
   - throughput: { name: should-fail-abs, window: { from: 0s, to: 2s }, min: 100000 }
   - probe: { probe: should-pass-bytes, status: 200, verify: sha256 }
   - probe: { probe: should-fail-status, status: 200 }
+  - probe: { probe: should-pass-streamed, max_first_byte_ratio: 0.5 }
+  - probe: { probe: should-fail-buffered, max_first_byte_ratio: 0.5 }
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
