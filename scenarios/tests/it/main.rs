@@ -2,6 +2,7 @@
 
 mod checks;
 mod demo;
+mod html;
 mod parse;
 mod quick;
 mod reload;
