@@ -1,4 +1,5 @@
 //! `scenarios`: runs the bundled (or given) suites and reports; `scenarios demo` for a live show.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,4 +1,5 @@
 //! Crate tests for `scenarios`, compiled into one binary.
+#![forbid(unsafe_code)]
 
 mod checks;
 mod demo;
