@@ -54,6 +54,11 @@ fn render(browser: &Path, page: &Path) -> (String, Vec<String>) {
             "--no-sandbox",
             "--disable-gpu",
             "--no-first-run",
+            // The machine has no network: keep Chromium from reaching for it.
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
         ])
         .args(["--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
