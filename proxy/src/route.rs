@@ -51,7 +51,9 @@ fn host_matches(rule: &HostMatch, host: Option<&str>) -> bool {
         (HostMatch::Any, _) => true,
         (HostMatch::Exact(want), Some(h)) => h.eq_ignore_ascii_case(want),
         (HostMatch::Suffix(suffix), Some(h)) => {
-            h.len() > suffix.len() && h[h.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+            // Compared as bytes: a non-ASCII host must not split a character.
+            h.len() > suffix.len()
+                && h.as_bytes()[h.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
         }
         (_, None) => false,
     }
@@ -125,6 +127,12 @@ mod tests {
         assert_eq!(name(Some("example.test"), "/api/x"), "any-api");
         assert_eq!(name(Some("other"), "/apix"), "any-root");
         assert_eq!(name(None, "/"), "any-root");
+        assert_eq!(
+            name(Some("é.example.test"), "/"),
+            "wild",
+            "non-ASCII hosts never split a char"
+        );
+        assert_eq!(name(Some("ééééééééééééééé"), "/"), "any-root");
     }
 
     #[test]

@@ -41,8 +41,17 @@ pub(crate) async fn handle(
         request_id.clone(),
         conn.client,
         req.method().clone(),
-        host.clone().unwrap_or_default(),
-        req.uri().path().to_owned(),
+        // Host and path are kept only for the access log; no copies when it is off.
+        if cfg.logging.access_log {
+            host.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
+        if cfg.logging.access_log {
+            req.uri().path().to_owned()
+        } else {
+            String::new()
+        },
     );
     if host.is_none() && req.version() == Version::HTTP_11 {
         return Ok(finish(
