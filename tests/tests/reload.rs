@@ -33,15 +33,24 @@ async fn served_by(client: &reqwest::Client, base: &str) -> String {
     resp.headers()["x-backend-id"].to_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn reloads_under_load_drop_nothing_and_bad_configs_are_refused() {
-    let (a, b) = (TestBackend::start("a").await, TestBackend::start("b").await);
+/// Starts a proxy whose config file (routing to `a`) lives in a temp dir the caller keeps.
+async fn start_from_file(
+    a: &TestBackend,
+    b: &TestBackend,
+) -> (tempfile::TempDir, std::path::PathBuf, proxy::ProxyHandle) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rampart.yaml");
-    write_config(&path, &config_pointing_to(&a, &b, "a"));
+    write_config(&path, &config_pointing_to(a, b, "a"));
     let proxy = proxy::Proxy::start(proxy::ConfigSource::File(path.clone()))
         .await
         .unwrap();
+    (dir, path, proxy)
+}
+
+#[tokio::test]
+async fn reloads_under_load_drop_nothing_and_bad_configs_are_refused() {
+    let (a, b) = (TestBackend::start("a").await, TestBackend::start("b").await);
+    let (_dir, path, proxy) = start_from_file(&a, &b).await;
     let base = base_url(&proxy);
     let admin = admin_url(&proxy);
     let client = reqwest::Client::new();
@@ -147,12 +156,7 @@ async fn reloads_under_load_drop_nothing_and_bad_configs_are_refused() {
 #[tokio::test]
 async fn a_request_in_flight_during_a_reload_completes() {
     let (a, b) = (TestBackend::start("a").await, TestBackend::start("b").await);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rampart.yaml");
-    write_config(&path, &config_pointing_to(&a, &b, "a"));
-    let proxy = proxy::Proxy::start(proxy::ConfigSource::File(path.clone()))
-        .await
-        .unwrap();
+    let (_dir, path, proxy) = start_from_file(&a, &b).await;
     let client = reqwest::Client::new();
     let mut slow = within(
         "slow head",
