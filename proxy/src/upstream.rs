@@ -80,6 +80,8 @@ struct PoolSettings {
     connect: std::time::Duration,
     max_idle: usize,
     idle_timeout: std::time::Duration,
+    max_headers: usize,
+    max_head_bytes: usize,
 }
 
 impl PoolSettings {
@@ -88,6 +90,8 @@ impl PoolSettings {
             connect: config.timeouts.connect,
             max_idle: config.max_idle_per_backend,
             idle_timeout: config.pool_idle_timeout,
+            max_headers: config.limits.max_response_headers,
+            max_head_bytes: config.limits.max_response_head_bytes,
         }
     }
 }

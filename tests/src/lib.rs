@@ -9,6 +9,7 @@ pub mod backend;
 pub mod harness;
 pub mod payload;
 pub mod prom;
+pub mod raw;
 
 /// The hex sha256 of `bytes`.
 pub fn payload_sha(bytes: &[u8]) -> String {

@@ -51,6 +51,17 @@ pub struct UpstreamConfig {
     pub max_idle_per_backend: usize,
     /// How long an idle pooled connection lives.
     pub pool_idle_timeout: Duration,
+    /// Bounds on a backend's response head.
+    pub limits: UpstreamLimits,
+}
+
+/// Bounds on a backend's response head.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamLimits {
+    /// Most header fields.
+    pub max_response_headers: usize,
+    /// Largest head in bytes (at least 8KiB).
+    pub max_response_head_bytes: usize,
 }
 
 /// One backend.
@@ -110,6 +121,8 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Largest request head, in bytes.
     pub max_header_bytes: usize,
+    /// Most header fields in an HTTP/1.1 request head.
+    pub max_request_headers: usize,
     /// Worker threads (at least 1).
     pub workers: usize,
 }

@@ -91,6 +91,30 @@ pub struct RawUpstream {
     /// Keep-alive pool settings.
     #[serde(default)]
     pub pool: RawPool,
+    /// Bounds on what a backend may send.
+    #[serde(default)]
+    pub limits: RawUpstreamLimits,
+}
+
+/// Bounds on a backend's response head; a backend over them gets 502 `upstream_header_too_large`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamLimits {
+    /// Most header fields in a response head.
+    #[serde(default = "max_headers_default")]
+    pub max_response_headers: usize,
+    /// Largest response head, in bytes (at least 8KiB).
+    #[serde(default = "max_response_head_default")]
+    pub max_response_head_bytes: Size,
+}
+
+impl Default for RawUpstreamLimits {
+    fn default() -> Self {
+        Self {
+            max_response_headers: max_headers_default(),
+            max_response_head_bytes: max_response_head_default(),
+        }
+    }
 }
 
 /// One backend of an upstream.
@@ -195,6 +219,9 @@ pub struct RawServer {
     /// Largest request head accepted (HTTP/1.1 buffer size).
     #[serde(default = "max_header_default")]
     pub max_header_bytes: Size,
+    /// Most header fields in an HTTP/1.1 request head; more is answered 431.
+    #[serde(default = "max_headers_default")]
+    pub max_request_headers: usize,
     /// Worker threads, each with its own event loop, listener socket (SO_REUSEPORT) and
     /// upstream pools; 0 means one per CPU.
     #[serde(default)]
@@ -207,6 +234,7 @@ impl Default for RawServer {
             shutdown_timeout: shutdown_default(),
             header_read_timeout: header_read_default(),
             max_header_bytes: max_header_default(),
+            max_request_headers: max_headers_default(),
             workers: 0,
         }
     }
@@ -298,8 +326,16 @@ fn idle_default() -> Dur {
 fn max_idle_default() -> usize {
     256
 }
+/// Shorter than the idle timeouts of common backends (Apache and Node close idle keep-alive
+/// connections after 5 s), so the proxy drops a pooled connection before the backend does.
 fn pool_idle_default() -> Dur {
-    Dur(Duration::from_secs(90))
+    Dur(Duration::from_secs(4))
+}
+fn max_headers_default() -> usize {
+    100
+}
+fn max_response_head_default() -> Size {
+    Size(64 * 1024)
 }
 fn shutdown_default() -> Dur {
     Dur(Duration::from_secs(30))

@@ -85,12 +85,19 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             &mut issues,
         ),
         max_header_bytes: usize::try_from(raw.server.max_header_bytes.0).unwrap_or(usize::MAX),
+        max_request_headers: raw.server.max_request_headers,
         workers: if raw.server.workers == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
             raw.server.workers
         },
     };
+    if raw.server.max_request_headers == 0 || raw.server.max_request_headers > 10_000 {
+        issues.push(
+            "server.max_request_headers",
+            "must be between 1 and 10000 (default 100)",
+        );
+    }
     if raw.server.workers > 1024 {
         issues.push("server.workers", "at most 1024 (0 means one per CPU)");
     }
@@ -186,6 +193,18 @@ fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig 
             })
         })
         .collect();
+    if u.limits.max_response_headers == 0 || u.limits.max_response_headers > 10_000 {
+        issues.push(
+            format!("{path}.limits.max_response_headers"),
+            "must be between 1 and 10000 (default 100)",
+        );
+    }
+    if u.limits.max_response_head_bytes.0 < 8192 {
+        issues.push(
+            format!("{path}.limits.max_response_head_bytes"),
+            "must be at least 8KiB (default 64KiB)",
+        );
+    }
     let timeouts = Timeouts {
         connect: positive(
             u.timeouts.connect.0,
@@ -206,6 +225,11 @@ fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig 
         timeouts,
         max_idle_per_backend: u.pool.max_idle_per_backend,
         pool_idle_timeout: u.pool.idle_timeout.0,
+        limits: UpstreamLimits {
+            max_response_headers: u.limits.max_response_headers,
+            max_response_head_bytes: usize::try_from(u.limits.max_response_head_bytes.0)
+                .unwrap_or(usize::MAX),
+        },
     }
 }
 

@@ -1,13 +1,11 @@
-//! Body wrappers on the streaming path: byte counting, idle timeout, completion tracking.
+//! Response body wrappers on the streaming path: idle timeout, completion tracking.
 //! None of them buffers: each frame is passed on as it arrives.
 
-use crate::observe::RequestRecord;
+use crate::observe::{Outcome, RequestRecord};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -17,55 +15,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The body type of every request and response on the proxy path.
 pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
-
-/// Counts the bytes of a body into a shared counter.
-#[derive(Debug)]
-pub struct Counted<B> {
-    inner: B,
-    count: Arc<AtomicU64>,
-}
-
-impl<B> Counted<B> {
-    /// Wraps `inner`, adding each data frame's length to `count`.
-    pub fn new(inner: B, count: Arc<AtomicU64>) -> Self {
-        Self { inner, count }
-    }
-}
-
-impl<B> Body for Counted<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.count.fetch_add(data.len() as u64, Ordering::Relaxed);
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
 
 /// Fails a body that goes quiet for longer than `idle` between frames.
 #[derive(Debug)]
@@ -132,12 +81,18 @@ where
 pub struct Tracked<B> {
     inner: B,
     record: Option<RequestRecord>,
+    /// The inner body has nothing more to give (a connection may drop it without polling).
+    inner_ended: bool,
 }
 
 impl<B> Tracked<B> {
     /// Wraps `inner`; `record` is finished when the body is done.
-    pub fn new(inner: B, record: RequestRecord) -> Self {
+    pub fn new(inner: B, record: RequestRecord) -> Self
+    where
+        B: Body,
+    {
         Self {
+            inner_ended: inner.is_end_stream(),
             inner,
             record: Some(record),
         }
@@ -163,10 +118,11 @@ where
                 if let (Some(data), Some(rec)) = (frame.data_ref(), this.record.as_mut()) {
                     rec.bytes_out += data.len() as u64;
                 }
+                this.inner_ended = this.inner.is_end_stream();
             }
             Poll::Ready(Some(Err(_))) => {
                 if let Some(mut rec) = this.record.take() {
-                    rec.body_failed = true;
+                    rec.outcome = Outcome::UpstreamBodyFailed;
                 }
             }
             Poll::Ready(None) => this.record = None,
@@ -181,5 +137,17 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for Tracked<B> {
+    /// A body dropped before its end was abandoned by the client (a HEAD answer is never sent).
+    fn drop(&mut self) {
+        if let Some(rec) = self.record.as_mut()
+            && !self.inner_ended
+            && !rec.is_head()
+        {
+            rec.outcome = Outcome::ClientAborted;
+        }
     }
 }

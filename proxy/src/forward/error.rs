@@ -28,9 +28,18 @@ pub enum ProxyError {
     /// The backend closed, reset or broke the exchange.
     #[error("the backend failed the request")]
     Upstream(#[source] hyper_util::client::legacy::Error),
+    /// The backend's response head was larger than the upstream's limits allow.
+    #[error("the backend's response head is too large")]
+    HeaderTooLarge,
     /// The request could not be turned into an upstream request.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// The request asks for an expectation the proxy cannot meet (only `100-continue` is known).
+    #[error("unsupported expectation; only 100-continue is supported")]
+    ExpectationFailed,
+    /// The client broke off its own request (disconnected or reset mid-upload).
+    #[error("the client closed the request before it was complete")]
+    ClientAborted,
 }
 
 impl ProxyError {
@@ -51,6 +60,9 @@ impl ProxyError {
             }
             return ProxyError::Connect(err);
         }
+        if hyper_error(&err).is_some_and(hyper::Error::is_parse_too_large) {
+            return ProxyError::HeaderTooLarge;
+        }
         ProxyError::Upstream(err)
     }
 
@@ -61,7 +73,10 @@ impl ProxyError {
             ProxyError::NoBackend(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Connect(_) | ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ProxyError::ConnectTimeout | ProxyError::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::HeaderTooLarge => StatusCode::BAD_GATEWAY,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
+            ProxyError::ClientAborted => client_closed_request(),
         }
     }
 
@@ -74,14 +89,66 @@ impl ProxyError {
             ProxyError::ConnectTimeout => "upstream_connect_timeout",
             ProxyError::ResponseTimeout => "upstream_timeout",
             ProxyError::Upstream(_) => "upstream_failed",
+            ProxyError::HeaderTooLarge => "upstream_header_too_large",
             ProxyError::BadRequest(_) => "bad_request",
+            ProxyError::ExpectationFailed => "expectation_failed",
+            ProxyError::ClientAborted => "client_aborted",
         }
     }
 
     /// True when the backend side failed (counts as an upstream error).
     pub fn is_upstream(&self) -> bool {
-        !matches!(self, ProxyError::NoRoute | ProxyError::BadRequest(_))
+        !matches!(
+            self,
+            ProxyError::NoRoute
+                | ProxyError::BadRequest(_)
+                | ProxyError::ExpectationFailed
+                | ProxyError::ClientAborted
+        )
     }
+
+    /// True for a failure on an established connection before any response byte: the backend
+    /// closed or reset it (typically a pooled connection it had closed while idle).
+    pub fn is_stale_connection(&self) -> bool {
+        let ProxyError::Upstream(err) = self else {
+            return false;
+        };
+        if hyper_error(err).is_some_and(|h| h.is_incomplete_message()) {
+            return true;
+        }
+        let mut source = err.source();
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                return matches!(
+                    io.kind(),
+                    std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::BrokenPipe
+                        | std::io::ErrorKind::UnexpectedEof
+                );
+            }
+            source = s.source();
+        }
+        false
+    }
+}
+
+/// The status nginx made known for a request the client closed before it was answered; it
+/// appears in logs and metrics (the client is gone, so it rarely reaches anyone).
+pub fn client_closed_request() -> StatusCode {
+    StatusCode::from_u16(crate::observe::CLIENT_CLOSED_REQUEST).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+/// The hyper error inside a client error, if there is one.
+fn hyper_error(err: &hyper_util::client::legacy::Error) -> Option<&hyper::Error> {
+    let mut source = err.source();
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return Some(h);
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// A JSON error response `{"error","code","request_id"}` made by the proxy itself.

@@ -1,4 +1,5 @@
-//! Request and response header rewriting: hop-by-hop removal, X-Forwarded-*, Forwarded, Via.
+//! Request and response header rewriting: hop-by-hop removal, framing, cookies, trailers,
+//! X-Forwarded-*, Forwarded, Via.
 
 use crate::config::HeaderConfig;
 use http::Version;
@@ -6,16 +7,67 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
 /// Headers that describe one connection and are never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
+/// `Trailer` is not among them: it announces end-to-end trailer fields, and hyper writes only
+/// the trailers it names.
+const HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     header::PROXY_AUTHENTICATE,
     header::PROXY_AUTHORIZATION,
     header::TE,
-    header::TRAILER,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
 ];
+
+/// True when `name` is among the comma-separated tokens of every `field` value.
+fn has_token(headers: &HeaderMap, field: &HeaderName, token: &str) -> bool {
+    headers
+        .get_all(field)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(token))
+        })
+}
+
+/// The client takes trailer fields in a chunked response (`TE: trailers`).
+pub fn accepts_trailers(headers: &HeaderMap) -> bool {
+    has_token(headers, &header::TE, "trailers")
+}
+
+/// The client asked for a persistent connection (`Connection: keep-alive`, which an HTTP/1.0
+/// client must send to get one).
+pub fn wants_keep_alive(headers: &HeaderMap) -> bool {
+    has_token(headers, &header::CONNECTION, "keep-alive")
+}
+
+/// RFC 9112 §6.3: with `Transfer-Encoding` present, `Content-Length` is wrong by definition
+/// (the message was decoded by its transfer coding); drop it before the coding is removed.
+pub fn drop_length_beside_encoding(headers: &mut HeaderMap) {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+}
+
+/// Joins several `cookie` fields into one, separated by `"; "`, as RFC 9113 §8.2.3 requires
+/// before an HTTP/2 request goes on over HTTP/1.1 (many backends read only the first line).
+pub fn join_cookies(headers: &mut HeaderMap) {
+    let mut values = headers.get_all(header::COOKIE).iter();
+    let (Some(first), Some(_)) = (values.next(), values.next()) else {
+        return;
+    };
+    let mut joined = first.as_bytes().to_vec();
+    for v in headers.get_all(header::COOKIE).iter().skip(1) {
+        joined.extend_from_slice(b"; ");
+        joined.extend_from_slice(v.as_bytes());
+    }
+    if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        headers.insert(header::COOKIE, v);
+    }
+}
 
 /// Removes hop-by-hop headers, including every header named in `Connection`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -136,6 +188,56 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn trailer_announcements_are_end_to_end() {
+        let mut h = HeaderMap::new();
+        h.insert(header::TRAILER, HeaderValue::from_static("x-checksum"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        assert!(accepts_trailers(&h));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h[header::TRAILER], "x-checksum");
+        assert!(!h.contains_key(header::TE));
+    }
+
+    #[test]
+    fn cookie_crumbs_are_joined() {
+        let mut h = HeaderMap::new();
+        h.append(header::COOKIE, HeaderValue::from_static("a=1"));
+        h.append(header::COOKIE, HeaderValue::from_static("b=2"));
+        h.append(header::COOKIE, HeaderValue::from_static("c=3"));
+        join_cookies(&mut h);
+        assert_eq!(h.get_all(header::COOKIE).iter().count(), 1);
+        assert_eq!(h[header::COOKIE], "a=1; b=2; c=3");
+    }
+
+    #[test]
+    fn transfer_encoding_wins_over_content_length() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        drop_length_beside_encoding(&mut h);
+        assert!(!h.contains_key(header::CONTENT_LENGTH));
+        let mut only_length = HeaderMap::new();
+        only_length.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        drop_length_beside_encoding(&mut only_length);
+        assert_eq!(only_length[header::CONTENT_LENGTH], "5");
+    }
+
+    #[test]
+    fn connection_tokens_are_matched_case_insensitively() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("Upgrade, Keep-Alive"),
+        );
+        assert!(wants_keep_alive(&h));
+        h.insert(header::TE, HeaderValue::from_static("gzip;q=0.5, trailers"));
+        assert!(accepts_trailers(&h));
     }
 
     #[test]

@@ -1,11 +1,17 @@
-//! Forwarding to a backend: header rewriting, the pooled client, streaming bodies, and the
-//! mapping of failures to statuses.
+//! Forwarding to a backend: header rewriting, the pooled client, the exchange with its
+//! deadline and stale-connection retry, streaming bodies, and the mapping of failures to
+//! statuses.
 
 mod body;
 pub mod client;
 mod error;
 pub mod headers;
+pub mod prepare;
+mod send;
+mod upload;
 
-pub use body::{BoxError, Counted, IdleTimedOut, IdleTimeout, ProxyBody, Tracked};
+pub use body::{BoxError, IdleTimedOut, IdleTimeout, ProxyBody, Tracked};
 pub use client::UpstreamClient;
-pub use error::{ProxyError, error_response};
+pub use error::{ProxyError, client_closed_request, error_response};
+pub use send::{Replay, Sent, send};
+pub use upload::{SentSignal, Upload};

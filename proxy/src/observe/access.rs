@@ -6,8 +6,54 @@ use crate::upstream::InFlight;
 use http::Method;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
+
+/// What the request path learns about an upload while it streams.
+#[derive(Debug, Default)]
+pub struct UploadStats {
+    /// Request body bytes received from the client.
+    pub bytes: AtomicU64,
+    /// The client's body broke (it disconnected or reset the stream) before its end.
+    pub client_aborted: AtomicBool,
+}
+
+impl UploadStats {
+    /// Bytes received so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// True when the client broke off its own upload.
+    pub fn client_aborted(&self) -> bool {
+        self.client_aborted.load(Ordering::Relaxed)
+    }
+}
+
+/// The status logged for a request the client closed before it was answered (nginx's 499).
+pub const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// How a request ended, as the access log's `outcome` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The response was sent whole.
+    Completed,
+    /// The client went away (or reset the stream) before the response was sent whole; never
+    /// counted against the backend.
+    ClientAborted,
+    /// The backend's response body broke or went idle mid-stream.
+    UpstreamBodyFailed,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::ClientAborted => "client_aborted",
+            Outcome::UpstreamBodyFailed => "upstream_body_failed",
+        }
+    }
+}
 
 /// What is known about one request; emitting happens on drop.
 #[derive(Debug)]
@@ -29,12 +75,12 @@ pub struct RequestRecord {
     pub backend: Option<InFlight>,
     /// Response status.
     pub status: u16,
-    /// Request body bytes received from the client.
-    pub bytes_in: Arc<AtomicU64>,
+    /// The request body as it streams in from the client.
+    pub upload: Arc<UploadStats>,
     /// Response body bytes sent to the client.
     pub bytes_out: u64,
-    /// The response body broke before its end.
-    pub body_failed: bool,
+    /// How it ended; [`Outcome::Completed`] until something says otherwise.
+    pub outcome: Outcome,
 }
 
 impl RequestRecord {
@@ -63,15 +109,27 @@ impl RequestRecord {
             upstream: None,
             backend: None,
             status: 0,
-            bytes_in: Arc::new(AtomicU64::new(0)),
+            upload: Arc::new(UploadStats::default()),
             bytes_out: 0,
-            body_failed: false,
+            outcome: Outcome::Completed,
         }
+    }
+}
+
+impl RequestRecord {
+    /// True for a HEAD request, whose response body is never sent.
+    pub fn is_head(&self) -> bool {
+        self.method == Method::HEAD
     }
 }
 
 impl Drop for RequestRecord {
     fn drop(&mut self) {
+        if self.status == 0 {
+            // Dropped before any answer: the client went away while the proxy waited.
+            self.status = CLIENT_CLOSED_REQUEST;
+            self.outcome = Outcome::ClientAborted;
+        }
         let elapsed = self.start.elapsed();
         let route = self.route.clone().unwrap_or_else(|| "none".into());
         self.metrics.in_flight.dec();
@@ -107,9 +165,10 @@ impl Drop for RequestRecord {
             upstream = self.upstream.as_deref().unwrap_or(""),
             backend = backend.as_deref().unwrap_or(""),
             duration_ms = elapsed.as_secs_f64() * 1000.0,
-            bytes_in = self.bytes_in.load(Ordering::Relaxed),
+            bytes_in = self.upload.bytes(),
             bytes_out = self.bytes_out,
-            completed = !self.body_failed,
+            completed = self.outcome == Outcome::Completed,
+            outcome = self.outcome.as_str(),
             "request"
         );
     }

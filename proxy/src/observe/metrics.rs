@@ -53,6 +53,8 @@ pub struct Metrics {
     pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
     /// Config reloads by result.
     pub reloads: Family<ReloadLabels, Counter>,
+    /// Requests sent a second time on a new connection after a stale pooled one failed.
+    pub stale_retries: Counter,
 }
 
 impl Default for Metrics {
@@ -99,6 +101,12 @@ impl Metrics {
             "Config reloads by result",
             reloads.clone(),
         );
+        let stale_retries = Counter::default();
+        registry.register(
+            "upstream_stale_connection_retries",
+            "Idempotent bodyless requests sent again on a new connection after a pooled one failed before any response byte",
+            stale_retries.clone(),
+        );
         Self {
             registry,
             requests,
@@ -106,6 +114,7 @@ impl Metrics {
             in_flight,
             upstream_errors,
             reloads,
+            stale_retries,
         }
     }
 

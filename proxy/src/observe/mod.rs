@@ -4,5 +4,5 @@ mod access;
 pub mod logging;
 mod metrics;
 
-pub use access::RequestRecord;
+pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};
 pub use metrics::{Metrics, ReloadLabels, RequestLabels, RouteLabels, UpstreamErrorLabels};

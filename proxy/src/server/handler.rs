@@ -2,13 +2,13 @@
 
 use super::Shared;
 use crate::balance::PickContext;
-use crate::forward::headers::{self, ClientSide};
-use crate::forward::{Counted, IdleTimeout, ProxyBody, ProxyError, Tracked, error_response};
+use crate::forward::headers::ClientSide;
+use crate::forward::prepare::{self, Downstream, Target};
+use crate::forward::{self, IdleTimeout, ProxyBody, ProxyError, Tracked, Upload};
 use crate::observe::{RequestRecord, UpstreamErrorLabels};
 use crate::route;
-use http::header::{self, HeaderName, HeaderValue};
-use http::uri::{PathAndQuery, Scheme, Uri};
-use http::{Request, Response, StatusCode, Version};
+use http::header::{HeaderName, HeaderValue};
+use http::{Request, Response, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::convert::Infallible;
@@ -33,8 +33,9 @@ pub(crate) async fn handle(
     // Identify: one runtime snapshot for the whole request.
     let rt = shared.runtime.load_full();
     let cfg = &rt.config;
-    let request_id = request_id(&req, &cfg.headers.request_id);
-    let host = host_of(&req).map(str::to_owned);
+    let id_header = &cfg.headers.request_id;
+    let request_id = request_id(&req, id_header);
+    let host = prepare::client_host(&req).map(|h| h.map(str::to_owned));
     let mut record = RequestRecord::start(
         Arc::clone(&shared.metrics),
         cfg.logging.access_log,
@@ -43,7 +44,7 @@ pub(crate) async fn handle(
         req.method().clone(),
         // Host and path are kept only for the access log; no copies when it is off.
         if cfg.logging.access_log {
-            host.clone().unwrap_or_default()
+            host.as_ref().ok().cloned().flatten().unwrap_or_default()
         } else {
             String::new()
         },
@@ -53,21 +54,24 @@ pub(crate) async fn handle(
             String::new()
         },
     );
+
+    // Validate what the proxy itself must refuse.
+    let host = match host {
+        Ok(h) => h,
+        Err(e) => return Ok(finish(e.into_response(&request_id), record, id_header)),
+    };
     if host.is_none() && req.version() == Version::HTTP_11 {
-        return Ok(finish(
-            ProxyError::BadRequest("HTTP/1.1 request without Host").into_response(&request_id),
-            record,
-            &cfg.headers.request_id,
-        ));
+        let e = ProxyError::BadRequest("HTTP/1.1 request without Host");
+        return Ok(finish(e.into_response(&request_id), record, id_header));
+    }
+    if let Err(e) = prepare::check_expectation(req.headers()) {
+        return Ok(finish(e.into_response(&request_id), record, id_header));
     }
 
     // Route.
     let Some(route) = rt.routes.find(host.as_deref(), req.uri().path()) else {
-        return Ok(finish(
-            ProxyError::NoRoute.into_response(&request_id),
-            record,
-            &cfg.headers.request_id,
-        ));
+        let e = ProxyError::NoRoute;
+        return Ok(finish(e.into_response(&request_id), record, id_header));
     };
     record.route = Some(route.name.clone());
     let upstream = &rt.upstreams[route.upstream];
@@ -80,15 +84,11 @@ pub(crate) async fn handle(
         headers: req.headers(),
     };
     let Some(backend) = upstream.pick(&ctx) else {
-        return Ok(fail(
-            ProxyError::NoBackend(upstream.name.clone()),
-            record,
-            &shared,
-            &cfg.headers.request_id,
-        ));
+        let e = ProxyError::NoBackend(upstream.name.clone());
+        return Ok(fail(e, record, &shared, id_header));
     };
 
-    // Forward: rewrite the request, send it, wait for the head within the deadline.
+    // Forward: rewrite the request head for the backend.
     let client_side = ClientSide {
         ip: conn.client.ip(),
         proto: conn.proto,
@@ -96,82 +96,66 @@ pub(crate) async fn handle(
         version: req.version(),
     };
     let (mut parts, body) = req.into_parts();
+    let downstream = Downstream::of(&parts);
     let path = if route.strip_prefix {
         route::strip(&route.path_prefix, parts.uri.path())
     } else {
         parts.uri.path().to_owned()
     };
-    let path_and_query = match parts.uri.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
+    let target = Target {
+        backend: &backend.address,
+        path_and_query: match parts.uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        },
+        host: if route.preserve_host {
+            host.as_deref()
+        } else {
+            None
+        },
+        request_id: &request_id,
     };
-    let Ok(pq) = PathAndQuery::try_from(path_and_query) else {
-        return Ok(finish(
-            ProxyError::BadRequest("request target cannot be forwarded").into_response(&request_id),
-            record,
-            &cfg.headers.request_id,
-        ));
-    };
-    let built = Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(backend.address.clone())
-        .path_and_query(pq)
-        .build();
-    let Ok(uri) = built else {
-        return Ok(finish(
-            ProxyError::BadRequest("request target cannot be forwarded").into_response(&request_id),
-            record,
-            &cfg.headers.request_id,
-        ));
-    };
-    parts.uri = uri;
-    headers::strip_hop_by_hop(&mut parts.headers);
-    headers::add_forwarding(&mut parts.headers, &client_side, &cfg.headers);
-    let host_value = if route.preserve_host {
-        host.as_deref()
-    } else {
-        Some(backend.address.as_str())
-    };
-    if let Some(v) = host_value.and_then(|h| HeaderValue::from_str(h).ok()) {
-        parts.headers.insert(header::HOST, v);
+    if let Err(e) = prepare::upstream_request(&mut parts, &target, &client_side, &cfg.headers) {
+        return Ok(finish(e.into_response(&request_id), record, id_header));
     }
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        parts.headers.insert(cfg.headers.request_id.clone(), v);
-    }
-    parts.version = Version::HTTP_11;
-    let body = Counted::new(body, Arc::clone(&record.bytes_in)).boxed_unsync();
-    let upstream_req = Request::from_parts(parts, body);
 
+    // Send it; the head deadline starts once the body is out.
+    let upload = Arc::clone(&record.upload);
+    let (body, sent) = Upload::new(body, Arc::clone(&upload));
+    let upstream_req = Request::from_parts(parts, body.boxed_unsync());
     record.backend = Some(backend.start());
-    let sent = tokio::time::timeout(
+    let clients = upstream.client(conn.worker);
+    let outcome = forward::send(
+        &clients.pooled,
+        &clients.fresh,
+        upstream_req,
+        sent,
         upstream.timeouts.response_header,
-        upstream.client(conn.worker).request(upstream_req),
+        || upload.client_aborted(),
     )
     .await;
-    let response = match sent {
-        Err(_elapsed) => Err(ProxyError::ResponseTimeout),
-        Ok(Err(e)) => Err(ProxyError::from_client(e)),
-        Ok(Ok(resp)) => Ok(resp),
-    };
-    let response = match response {
-        Ok(r) => r,
+    if outcome.retried_stale {
+        shared.metrics.stale_retries.inc();
+    }
+    let response = match outcome.result {
+        Ok(resp) => resp,
+        Err(_) if upload.client_aborted() => {
+            // The client broke off its own upload: not the backend's failure.
+            let e = ProxyError::ClientAborted;
+            return Ok(finish(e.into_response(&request_id), record, id_header));
+        }
         Err(e) => {
             backend
                 .failures
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::debug!(request_id, backend = %backend.address, error = ?e, "upstream request failed");
-            return Ok(fail(e, record, &shared, &cfg.headers.request_id));
+            return Ok(fail(e, record, &shared, id_header));
         }
     };
 
     // Stream back.
     let (mut parts, body) = response.into_parts();
-    headers::strip_hop_by_hop(&mut parts.headers);
-    headers::add_via(&mut parts.headers, parts.version, &cfg.headers);
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        parts.headers.insert(cfg.headers.request_id.clone(), v);
-    }
-    parts.version = client_side.version;
+    prepare::downstream_response(&mut parts, &downstream, &request_id, &cfg.headers);
     record.status = parts.status.as_u16();
     let body = Tracked::new(IdleTimeout::new(body, upstream.timeouts.idle), record).boxed_unsync();
     Ok(Response::from_parts(parts, body))
@@ -214,19 +198,6 @@ fn finish(
     Response::from_parts(parts, Tracked::new(body, record).boxed_unsync())
 }
 
-/// The host the client asked for: the URI authority (HTTP/2, absolute form), else `Host`.
-fn host_of<B>(req: &Request<B>) -> Option<&str> {
-    req.uri()
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-        })
-        .filter(|h| !h.is_empty())
-}
-
 /// The client's request id if it sent a sane one, else a new UUID.
 fn request_id<B>(req: &Request<B>, name: &http::HeaderName) -> String {
     req.headers()
@@ -235,10 +206,4 @@ fn request_id<B>(req: &Request<B>, name: &http::HeaderName) -> String {
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
-/// A plain JSON error for the admin listener and other non-proxied paths.
-#[allow(dead_code)]
-pub(crate) fn simple_error(status: StatusCode, message: &str, code: &str) -> Response<ProxyBody> {
-    error_response(status, message, code, "")
 }

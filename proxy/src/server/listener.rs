@@ -20,7 +20,8 @@ pub(crate) fn builder(shared: &Shared) -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(server.header_read_timeout)
-        .max_buf_size(server.max_header_bytes.max(8192));
+        .max_buf_size(server.max_header_bytes.max(8192))
+        .max_headers(server.max_request_headers);
     builder
         .http2()
         .timer(TokioTimer::new())

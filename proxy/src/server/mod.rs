@@ -82,6 +82,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     if o.max_header_bytes != n.max_header_bytes {
         changed.push("server.max_header_bytes");
     }
+    if o.max_request_headers != n.max_request_headers {
+        changed.push("server.max_request_headers");
+    }
     if o.workers != n.workers {
         changed.push("server.workers");
     }

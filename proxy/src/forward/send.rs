@@ -1,0 +1,124 @@
+//! One exchange with a backend: send the request, wait for the response head.
+//!
+//! The `response_header` deadline starts when the request body has been handed to the
+//! connection (at once for a bodyless request), so a slow upload never times out as a slow
+//! backend. A request that failed on its connection before any response byte arrived — the
+//! signature of a pooled keep-alive connection the backend closed while idle — is sent once
+//! more on a new connection when it is safe: an idempotent method with an empty body.
+
+use super::client::HttpClient;
+use super::upload::SentSignal;
+use super::{ProxyBody, ProxyError};
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, Uri, Version};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use std::time::Duration;
+
+/// The parts of a bodyless idempotent request, kept so it can be sent again.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+}
+
+impl Replay {
+    /// A copy of `req` for one more attempt, when the request may be sent twice: an idempotent
+    /// method (RFC 9110 §9.2.2) and a body that is empty.
+    pub fn of(req: &Request<ProxyBody>) -> Option<Self> {
+        use http_body::Body as _;
+        let idempotent = matches!(
+            *req.method(),
+            Method::GET
+                | Method::HEAD
+                | Method::OPTIONS
+                | Method::TRACE
+                | Method::PUT
+                | Method::DELETE
+        );
+        (idempotent && req.body().is_end_stream()).then(|| Self {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            version: req.version(),
+            headers: req.headers().clone(),
+        })
+    }
+
+    fn into_request(self) -> Request<ProxyBody> {
+        let mut req = Request::new(
+            Empty::<Bytes>::new()
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        );
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = self.version;
+        *req.headers_mut() = self.headers;
+        req
+    }
+}
+
+/// How one exchange went, for logs and counters.
+#[derive(Debug)]
+pub struct Sent {
+    /// The response head (and streaming body), or why there is none.
+    pub result: Result<Response<Incoming>, ProxyError>,
+    /// True when a stale connection was detected and the request was sent again.
+    pub retried_stale: bool,
+}
+
+/// Sends `req` on `pooled`; a stale-connection failure of a replayable request is retried once
+/// on `fresh`, a client that never reuses connections.
+pub async fn send(
+    pooled: &HttpClient,
+    fresh: &HttpClient,
+    req: Request<ProxyBody>,
+    sent: SentSignal,
+    response_header: Duration,
+    client_aborted: impl Fn() -> bool,
+) -> Sent {
+    let replay = Replay::of(&req);
+    let first = exchange(pooled, req, sent, response_header).await;
+    match (first, replay) {
+        (Err(e), Some(replay)) if e.is_stale_connection() && !client_aborted() => {
+            tracing::debug!(error = ?e, "request failed before any response byte; sending it once more on a new connection");
+            let (_, now) = tokio::sync::oneshot::channel::<()>();
+            let second = exchange(fresh, replay.into_request(), now, response_header).await;
+            Sent {
+                result: second,
+                retried_stale: true,
+            }
+        }
+        (result, _) => Sent {
+            result,
+            retried_stale: false,
+        },
+    }
+}
+
+/// One attempt: the head deadline runs from `sent` firing (the body is out) to the head.
+async fn exchange(
+    client: &HttpClient,
+    req: Request<ProxyBody>,
+    sent: SentSignal,
+    response_header: Duration,
+) -> Result<Response<Incoming>, ProxyError> {
+    let response = client.request(req);
+    tokio::pin!(response);
+    // Until the body is out, only the backend's answer (early or failed) can end the wait.
+    let early = tokio::select! {
+        biased;
+        r = &mut response => Some(r),
+        _ = sent => None,
+    };
+    let result = match early {
+        Some(r) => r,
+        None => match tokio::time::timeout(response_header, &mut response).await {
+            Ok(r) => r,
+            Err(_elapsed) => return Err(ProxyError::ResponseTimeout),
+        },
+    };
+    result.map_err(ProxyError::from_client)
+}
