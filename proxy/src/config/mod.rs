@@ -4,6 +4,7 @@
 //! validated). Every error names the key path and what to change.
 
 mod error;
+mod lb;
 mod model;
 mod raw;
 mod units;

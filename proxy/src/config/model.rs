@@ -1,6 +1,6 @@
 //! The validated, typed config the proxy runs on.
 
-use super::raw::{LogFormat, RawConfig, Strategy};
+use super::raw::{FailureKind, LogFormat, RawConfig, Strategy};
 use http::HeaderName;
 use http::uri::Authority;
 use std::net::SocketAddr;
@@ -51,6 +51,56 @@ pub struct UpstreamConfig {
     pub max_idle_per_backend: usize,
     /// How long an idle pooled connection lives.
     pub pool_idle_timeout: Duration,
+    /// What `consistent_hash` hashes; set exactly when the strategy is `consistent_hash`.
+    pub hash_key: Option<HashKey>,
+    /// Peak-EWMA latency settings (used by `p2c_ewma`, measured for every strategy).
+    pub ewma: EwmaConfig,
+    /// Passive health (outlier ejection), if enabled.
+    pub passive_health: Option<PassiveHealthConfig>,
+}
+
+/// The part of a request `consistent_hash` hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashKey {
+    /// The first value of this request header.
+    Header(HeaderName),
+    /// The value of this cookie.
+    Cookie(String),
+    /// The client's IP address.
+    ClientIp,
+    /// The request path (without the query).
+    Path,
+}
+
+/// Peak-EWMA latency settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EwmaConfig {
+    /// Time constant of the decay: after `decay`, a past sample weighs 1/e.
+    pub decay: Duration,
+    /// The estimate of a backend that has not answered yet.
+    pub default_rtt: Duration,
+}
+
+/// Passive health: eject a backend after failures in a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassiveHealthConfig {
+    /// Failures in a row that eject a backend (at least 1).
+    pub consecutive_failures: u32,
+    /// Duration of the first ejection; the n-th lasts n times as long.
+    pub base_ejection: Duration,
+    /// Cap on an ejection's duration (at least `base_ejection`).
+    pub max_ejection: Duration,
+    /// At most `floor(backends * percent / 100)` backends are ejected at once (0..=100).
+    pub max_ejection_percent: u32,
+    /// The outcomes that count as failures.
+    pub on: Vec<FailureKind>,
+}
+
+impl PassiveHealthConfig {
+    /// True when this kind of failure counts towards ejection.
+    pub fn counts(&self, kind: FailureKind) -> bool {
+        self.on.contains(&kind)
+    }
 }
 
 /// One backend.
