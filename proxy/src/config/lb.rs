@@ -135,3 +135,6 @@ fn passive(path: &str, p: &RawPassiveHealth, issues: &mut Issues) -> PassiveHeal
         on,
     }
 }
+
+#[cfg(test)]
+mod tests;
