@@ -177,3 +177,6 @@ fn same_balancing(old: &UpstreamConfig, new: &UpstreamConfig) -> bool {
 
 /// The body type requests are forwarded with.
 pub type RequestBody = ProxyBody;
+
+#[cfg(test)]
+mod tests;
