@@ -30,7 +30,9 @@ fn config(strategy: Strategy, n: usize) -> UpstreamConfig {
         strategy,
         backends: (0..n)
             .map(|i| BackendConfig {
-                address: format!("10.0.{}.{}:8080", i / 250, i % 250 + 1).parse().unwrap(),
+                address: format!("10.0.{}.{}:8080", i / 250, i % 250 + 1)
+                    .parse()
+                    .unwrap(),
                 weight: 1 + (i % 3) as u32,
             })
             .collect(),
