@@ -6,7 +6,7 @@ const FNV_PRIME: u64 = 0x0100_0000_01b3;
 
 /// FNV-1a over `bytes` from `seed`, then the murmur3 finaliser so that inputs differing in one
 /// byte (addresses `…:9001`, `…:9002`) land far apart.
-pub fn hash64(seed: u64, bytes: &[u8]) -> u64 {
+pub(super) fn hash64(seed: u64, bytes: &[u8]) -> u64 {
     let mut h = FNV_OFFSET ^ seed;
     for &b in bytes {
         h ^= u64::from(b);

@@ -15,7 +15,6 @@ mod round_robin;
 mod weighted;
 
 pub use consistent_hash::ConsistentHash;
-pub use hash::hash64;
 pub use least_connections::LeastConnections;
 pub use p2c_ewma::P2cEwma;
 pub use random::Random;
