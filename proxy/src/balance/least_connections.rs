@@ -16,25 +16,33 @@ impl Balancer for LeastConnections {
         eligible: &dyn Fn(usize) -> bool,
         _ctx: &PickContext<'_>,
     ) -> Option<usize> {
-        let mut best = None;
-        let mut fewest = usize::MAX;
-        let mut ties = 0;
-        for (i, b) in backends.iter().enumerate() {
-            if !eligible(i) {
-                continue;
-            }
-            let load = b.in_flight.load(Ordering::Relaxed);
-            if load < fewest {
-                (best, fewest, ties) = (Some(i), load, 1);
-            } else if load == fewest {
-                // Reservoir sampling: each of the k tied backends ends up chosen with 1/k.
+        // Pass one: the lowest load and how many share it.
+        let load = |i: usize| backends[i].in_flight.load(Ordering::Relaxed);
+        let (mut fewest, mut ties, mut first) = (usize::MAX, 0, None);
+        for i in (0..backends.len()).filter(|&i| eligible(i)) {
+            let l = load(i);
+            if l < fewest {
+                (fewest, ties, first) = (l, 1, Some(i));
+            } else if l == fewest {
                 ties += 1;
-                if rng::below(ties) == 0 {
-                    best = Some(i);
-                }
             }
         }
-        best
+        let first = first?;
+        if ties == 1 {
+            return Some(first);
+        }
+        // Pass two: a random one of the tied (one random draw, not one per tie). Loads move
+        // meanwhile; if the chosen rank is gone, the last tied one seen (or the first) wins.
+        let mut rank = rng::below(ties);
+        let mut last = first;
+        for i in (0..backends.len()).filter(|&i| eligible(i) && load(i) == fewest) {
+            if rank == 0 {
+                return Some(i);
+            }
+            rank -= 1;
+            last = i;
+        }
+        Some(last)
     }
 }
 
