@@ -20,9 +20,11 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+pub mod backend;
 pub mod balance;
 pub mod config;
 pub mod forward;
+pub mod health;
 pub mod observe;
 pub mod route;
 pub mod server;

@@ -1,62 +1,13 @@
-//! Upstream pools at run time: backends with live counters, a balancer and a pooled client.
+//! Upstream pools at run time: backends with live state, a balancer and a pooled client.
 
+pub use crate::backend::{Backend, InFlight, Outcome};
+
+use crate::backend::clock;
 use crate::balance::{self, Balancer, PickContext};
-use crate::config::{Timeouts, UpstreamConfig};
+use crate::config::{PassiveHealthConfig, Timeouts, UpstreamConfig};
 use crate::forward::{ProxyBody, UpstreamClient, client};
-use http::uri::Authority;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
-/// One backend and its live counters.
-#[derive(Debug)]
-pub struct Backend {
-    /// `host:port`.
-    pub address: Authority,
-    /// Relative weight.
-    pub weight: u32,
-    /// Requests currently in flight to this backend.
-    pub in_flight: AtomicUsize,
-    /// Requests sent to this backend since it was configured.
-    pub requests: AtomicU64,
-    /// Failed requests (connect errors, timeouts, resets).
-    pub failures: AtomicU64,
-}
-
-impl Backend {
-    fn new(address: Authority, weight: u32) -> Self {
-        Self {
-            address,
-            weight,
-            in_flight: AtomicUsize::new(0),
-            requests: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-        }
-    }
-
-    /// Marks a request as started; the guard marks it finished when dropped.
-    pub fn start(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        InFlight(Arc::clone(self))
-    }
-}
-
-/// Counts a request in flight to a backend for as long as it lives.
-#[derive(Debug)]
-pub struct InFlight(Arc<Backend>);
-
-impl InFlight {
-    /// The backend this request went to.
-    pub fn backend(&self) -> &Arc<Backend> {
-        &self.0
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
+use std::sync::atomic::Ordering;
 
 /// A named pool of backends at run time.
 #[derive(Debug)]
@@ -70,7 +21,8 @@ pub struct Upstream {
     /// The pooled HTTP clients, one per worker thread.
     clients: Vec<UpstreamClient>,
     pool: PoolSettings,
-    strategy: crate::config::Strategy,
+    /// The config this pool was built from (strategy, hash key, backends) for the next reload.
+    config: Arc<UpstreamConfig>,
     balancer: Arc<dyn Balancer>,
 }
 
@@ -98,38 +50,34 @@ impl PoolSettings {
 
 impl Upstream {
     /// Builds the pool, its client and its balancer from config. Backends that `previous`
-    /// already had (same address and weight) are carried over with their counters, and its
-    /// clients with their warm connections when the pool settings are unchanged. There is one
-    /// client per worker thread, so a connection is only ever driven by the worker using it.
+    /// already had (same address and weight) are carried over with their counters, latency
+    /// and health, and its clients with their warm connections when the pool settings are
+    /// unchanged. There is one client per worker thread, so a connection is only ever driven
+    /// by the worker using it.
     pub fn new(config: &UpstreamConfig, previous: Option<&Upstream>, workers: usize) -> Self {
         let backends = config
             .backends
             .iter()
             .map(|b| {
-                previous
-                    .and_then(|p| {
-                        p.backends
-                            .iter()
-                            .find(|old| old.address == b.address && old.weight == b.weight)
-                    })
-                    .cloned()
-                    .unwrap_or_else(|| Arc::new(Backend::new(b.address.clone(), b.weight)))
+                let kept = previous.and_then(|p| {
+                    p.backends
+                        .iter()
+                        .find(|old| old.address == b.address && old.weight == b.weight)
+                });
+                match kept {
+                    Some(old) => {
+                        old.ewma.configure(&config.ewma);
+                        Arc::clone(old)
+                    }
+                    None => Arc::new(Backend::new(b.address.clone(), b.weight, &config.ewma)),
+                }
             })
             .collect();
         // An unchanged strategy over the same backends keeps its state (e.g. the round-robin
         // position), so frequent reloads do not skew the distribution.
         let balancer = match previous {
-            Some(p)
-                if p.strategy == config.strategy
-                    && p.backends.len() == config.backends.len()
-                    && p.backends
-                        .iter()
-                        .zip(&config.backends)
-                        .all(|(old, new)| old.address == new.address) =>
-            {
-                Arc::clone(&p.balancer)
-            }
-            _ => balance::build(config.strategy),
+            Some(p) if same_balancing(&p.config, config) => Arc::clone(&p.balancer),
+            _ => balance::build(config),
         };
         let pool = PoolSettings::of(config);
         let clients = match previous {
@@ -142,7 +90,7 @@ impl Upstream {
             timeouts: config.timeouts,
             clients,
             pool,
-            strategy: config.strategy,
+            config: Arc::new(config.clone()),
             balancer,
         }
     }
@@ -152,12 +100,84 @@ impl Upstream {
         &self.clients[worker % self.clients.len()]
     }
 
-    /// Picks a backend for this request.
+    /// Picks a healthy backend for this request and counts the selection.
     pub fn pick(&self, ctx: &PickContext<'_>) -> Option<Arc<Backend>> {
-        let i = self.balancer.pick(&self.backends, ctx)?;
-        self.backends.get(i).cloned()
+        self.pick_where(ctx, |_| true)
     }
+
+    /// Picks a backend that is healthy and that `admit` accepts too (a circuit breaker, a
+    /// retry avoiding the backend that just failed), and counts the selection.
+    pub fn pick_where(
+        &self,
+        ctx: &PickContext<'_>,
+        admit: impl Fn(&Backend) -> bool,
+    ) -> Option<Arc<Backend>> {
+        let now = clock::now();
+        let eligible = |i: usize| {
+            self.backends
+                .get(i)
+                .is_some_and(|b| b.health.is_healthy(now) && admit(b))
+        };
+        // Every strategy returns only indices `eligible` admitted (property-tested in
+        // `balance::tests`); health may change a moment later, which no check here could stop.
+        let i = self.balancer.pick(&self.backends, &eligible, ctx)?;
+        let backend = self.backends.get(i)?;
+        backend.selections.fetch_add(1, Ordering::Relaxed);
+        Some(Arc::clone(backend))
+    }
+
+    /// Records how a request to `backend` ended: the latency feeds its EWMA, the outcome its
+    /// passive health (when enabled). Call it once per request, when the response head
+    /// arrives or the request fails; the `failures` counter is left to the caller.
+    pub fn record(&self, backend: &Backend, outcome: Outcome) {
+        let now = clock::now();
+        if let Some(rtt) = outcome.latency() {
+            backend.ewma.observe_at(rtt, now);
+        }
+        let Some(cfg) = self.passive_health() else {
+            return;
+        };
+        let ok = match outcome.failure() {
+            None => true,
+            Some(kind) if cfg.counts(kind) => false,
+            Some(_) => return, // not a failure this upstream counts, nor a success
+        };
+        if let Some(d) = backend.health.record_outcome(ok, cfg, &self.backends, now) {
+            tracing::warn!(
+                upstream = %self.name,
+                backend = %backend.address,
+                ejected_for = ?d,
+                "passive health: backend ejected"
+            );
+        }
+    }
+
+    /// Passive-health settings, if enabled.
+    pub fn passive_health(&self) -> Option<&PassiveHealthConfig> {
+        self.config.passive_health.as_ref()
+    }
+
+    /// The config this pool was built from.
+    pub fn config(&self) -> &UpstreamConfig {
+        &self.config
+    }
+}
+
+/// True when a balancer built for `old` can serve `new` unchanged: same strategy, hash key
+/// and backends (addresses and weights, in order).
+fn same_balancing(old: &UpstreamConfig, new: &UpstreamConfig) -> bool {
+    old.strategy == new.strategy
+        && old.hash_key == new.hash_key
+        && old.backends.len() == new.backends.len()
+        && old
+            .backends
+            .iter()
+            .zip(&new.backends)
+            .all(|(a, b)| a.address == b.address && a.weight == b.weight)
 }
 
 /// The body type requests are forwarded with.
 pub type RequestBody = ProxyBody;
+
+#[cfg(test)]
+mod tests;

@@ -123,6 +123,7 @@ async fn reload(shared: &Arc<Shared>) -> Result<u64, crate::config::ConfigError>
 
 fn upstreams(shared: &Shared) -> serde_json::Value {
     let rt = shared.runtime.load();
+    let now = crate::backend::clock::now();
     let list: Vec<_> = rt
         .upstreams
         .iter()
@@ -137,10 +138,20 @@ fn upstreams(shared: &Shared) -> serde_json::Value {
                         "in_flight": b.in_flight.load(Ordering::Relaxed),
                         "requests": b.requests.load(Ordering::Relaxed),
                         "failures": b.failures.load(Ordering::Relaxed),
+                        "selections": b.selections.load(Ordering::Relaxed),
+                        "ewma_ms": b.ewma.cost_at(now) / 1e6,
+                        "healthy": b.health.is_healthy(now),
+                        "unhealthy": b.health.reason(now).map(|r| r.as_str()),
+                        "ejections": b.health.ejections(),
+                        "ejected_for_ms": b.health.ejected_for(now).map(|d| d.as_millis() as u64),
                     })
                 })
                 .collect();
-            serde_json::json!({ "name": u.name, "backends": backends })
+            serde_json::json!({
+                "name": u.name,
+                "strategy": u.config().strategy,
+                "backends": backends,
+            })
         })
         .collect();
     serde_json::json!({ "generation": rt.generation, "upstreams": list })

@@ -1,11 +1,28 @@
 //! Picking a backend: one small trait, strategies side by side.
+//!
+//! A strategy sees the pool's backends and one eligibility predicate; it must never return
+//! an index the predicate refused. The predicate is the seam for everything that takes a
+//! backend out of the running (health today, the circuit breaker next).
 
+mod consistent_hash;
+mod hash;
+mod least_connections;
+mod maglev;
+mod p2c_ewma;
+mod random;
+mod rng;
 mod round_robin;
+mod weighted;
 
+pub use consistent_hash::ConsistentHash;
+pub use least_connections::LeastConnections;
+pub use p2c_ewma::P2cEwma;
+pub use random::Random;
 pub use round_robin::RoundRobin;
+pub use weighted::Weighted;
 
-use crate::config::Strategy;
-use crate::upstream::Backend;
+use crate::backend::Backend;
+use crate::config::{Strategy, UpstreamConfig};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -20,15 +37,29 @@ pub struct PickContext<'a> {
     pub headers: &'a http::HeaderMap,
 }
 
-/// A load-balancing strategy: picks the index of one backend among the candidates.
+/// A load-balancing strategy: picks one backend among those the predicate admits.
 pub trait Balancer: Send + Sync + std::fmt::Debug {
-    /// Index into `backends` of the chosen one, or `None` when there is none to choose.
-    fn pick(&self, backends: &[Arc<Backend>], ctx: &PickContext<'_>) -> Option<usize>;
+    /// Index into `backends` of the chosen one among those `eligible` admits, or `None` when
+    /// none is eligible.
+    fn pick(
+        &self,
+        backends: &[Arc<Backend>],
+        eligible: &dyn Fn(usize) -> bool,
+        ctx: &PickContext<'_>,
+    ) -> Option<usize>;
 }
 
-/// Builds the balancer for a configured strategy.
-pub fn build(strategy: Strategy) -> Arc<dyn Balancer> {
-    match strategy {
+/// Builds the balancer for an upstream's configured strategy, once per upstream.
+pub fn build(config: &UpstreamConfig) -> Arc<dyn Balancer> {
+    match config.strategy {
         Strategy::RoundRobin => Arc::new(RoundRobin::default()),
+        Strategy::Random => Arc::new(Random),
+        Strategy::LeastConnections => Arc::new(LeastConnections),
+        Strategy::Weighted => Arc::new(Weighted::default()),
+        Strategy::ConsistentHash => Arc::new(ConsistentHash::new(config)),
+        Strategy::P2cEwma => Arc::new(P2cEwma),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,12 +4,15 @@
 //! validated). Every error names the key path and what to change.
 
 mod error;
+mod health_check;
+mod lb;
 mod model;
 mod raw;
 mod units;
 mod validate;
 
 pub use error::{ConfigError, Issue};
+pub use health_check::{HealthCheckConfig, RawHealthCheck};
 pub use model::*;
 pub use raw::*;
 pub use units::{Dur, Size};

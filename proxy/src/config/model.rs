@@ -1,6 +1,6 @@
 //! The validated, typed config the proxy runs on.
 
-use super::raw::{LogFormat, RawConfig, Strategy};
+use super::raw::{FailureKind, LogFormat, RawConfig, Strategy};
 use http::HeaderName;
 use http::uri::Authority;
 use std::net::SocketAddr;
@@ -53,15 +53,77 @@ pub struct UpstreamConfig {
     pub pool_idle_timeout: Duration,
     /// Bounds on a backend's response head.
     pub limits: UpstreamLimits,
+    /// The active health check, if configured.
+    pub health_check: Option<super::HealthCheckConfig>,
+    /// What `consistent_hash` hashes; set exactly when the strategy is `consistent_hash`.
+    pub hash_key: Option<HashKey>,
+    /// Peak-EWMA latency settings (used by `p2c_ewma`, measured for every strategy).
+    pub ewma: EwmaConfig,
+    /// Passive health (outlier ejection), if enabled.
+    pub passive_health: Option<PassiveHealthConfig>,
 }
 
 /// Bounds on a backend's response head.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpstreamLimits {
     /// Most header fields.
     pub max_response_headers: usize,
     /// Largest head in bytes (at least 8KiB).
     pub max_response_head_bytes: usize,
+}
+
+impl Default for UpstreamLimits {
+    /// The documented defaults: 100 fields, 64 KiB.
+    fn default() -> Self {
+        Self {
+            max_response_headers: 100,
+            max_response_head_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// The part of a request `consistent_hash` hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashKey {
+    /// The first value of this request header.
+    Header(HeaderName),
+    /// The value of this cookie.
+    Cookie(String),
+    /// The client's IP address.
+    ClientIp,
+    /// The request path (without the query).
+    Path,
+}
+
+/// Peak-EWMA latency settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EwmaConfig {
+    /// Time constant of the decay: after `decay`, a past sample weighs 1/e.
+    pub decay: Duration,
+    /// The estimate of a backend that has not answered yet.
+    pub default_rtt: Duration,
+}
+
+/// Passive health: eject a backend after failures in a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassiveHealthConfig {
+    /// Failures in a row that eject a backend (at least 1).
+    pub consecutive_failures: u32,
+    /// Duration of the first ejection; the n-th lasts n times as long.
+    pub base_ejection: Duration,
+    /// Cap on an ejection's duration (at least `base_ejection`).
+    pub max_ejection: Duration,
+    /// At most `floor(backends * percent / 100)` backends are ejected at once (0..=100).
+    pub max_ejection_percent: u32,
+    /// The outcomes that count as failures.
+    pub on: Vec<FailureKind>,
+}
+
+impl PassiveHealthConfig {
+    /// True when this kind of failure counts towards ejection.
+    pub fn counts(&self, kind: FailureKind) -> bool {
+        self.on.contains(&kind)
+    }
 }
 
 /// One backend.

@@ -70,9 +70,55 @@ impl Default for RawAdmin {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
-    /// Each backend in turn.
+    /// Each backend in turn (weights ignored).
     #[default]
     RoundRobin,
+    /// A random backend, chosen with probability proportional to its weight.
+    Random,
+    /// The backend with the fewest requests in flight (weights ignored).
+    LeastConnections,
+    /// Smooth weighted round robin (nginx): each backend `weight` times per cycle.
+    Weighted,
+    /// The same key (header, cookie, client IP or path) goes to the same backend.
+    ConsistentHash,
+    /// Power of two choices over peak-EWMA latency times requests in flight.
+    P2cEwma,
+}
+
+/// A request outcome that passive health counts as a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The TCP connection to the backend could not be made (refused, unreachable, timed out).
+    ConnectError,
+    /// No response head within `timeouts.response_header`.
+    Timeout,
+    /// The connection broke after the request was sent.
+    Reset,
+    /// The backend answered with a 5xx status.
+    #[serde(rename = "5xx")]
+    Status5xx,
+}
+
+/// Passive health (outlier ejection) settings of an upstream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPassiveHealth {
+    /// Failures in a row that eject a backend.
+    #[serde(default = "consecutive_failures_default")]
+    pub consecutive_failures: u32,
+    /// First ejection time; the n-th ejection lasts n times as long.
+    #[serde(default = "base_ejection_default")]
+    pub base_ejection: Dur,
+    /// Longest ejection.
+    #[serde(default = "max_ejection_default")]
+    pub max_ejection: Dur,
+    /// Most backends of the pool ejected at once, in percent (rounded down).
+    #[serde(default = "max_ejection_percent_default")]
+    pub max_ejection_percent: u32,
+    /// Which outcomes count as failures.
+    #[serde(default = "failure_kinds_default")]
+    pub on: Vec<FailureKind>,
 }
 
 /// A named pool of backends.
@@ -94,6 +140,21 @@ pub struct RawUpstream {
     /// Bounds on what a backend may send.
     #[serde(default)]
     pub limits: RawUpstreamLimits,
+    /// Active health check: probe each backend on a path; off when absent.
+    #[serde(default)]
+    pub health_check: Option<super::health_check::RawHealthCheck>,
+    /// What `consistent_hash` hashes: `header:NAME`, `cookie:NAME`, `client_ip` or `path`.
+    #[serde(default)]
+    pub hash_key: Option<String>,
+    /// How fast the peak-EWMA latency forgets a slow sample.
+    #[serde(default = "ewma_decay_default")]
+    pub ewma_decay: Dur,
+    /// The latency assumed for a backend before its first response.
+    #[serde(default = "ewma_default_rtt_default")]
+    pub ewma_default_rtt: Dur,
+    /// Eject backends that fail in a row; off when absent.
+    #[serde(default)]
+    pub passive_health: Option<RawPassiveHealth>,
 }
 
 /// Bounds on a backend's response head; a backend over them gets 502 `upstream_header_too_large`.
@@ -354,4 +415,30 @@ fn request_id_default() -> String {
 }
 fn level_default() -> String {
     "info".into()
+}
+fn ewma_decay_default() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+fn ewma_default_rtt_default() -> Dur {
+    Dur(Duration::from_millis(30))
+}
+fn consecutive_failures_default() -> u32 {
+    5
+}
+fn base_ejection_default() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+fn max_ejection_default() -> Dur {
+    Dur(Duration::from_secs(300))
+}
+fn max_ejection_percent_default() -> u32 {
+    50
+}
+fn failure_kinds_default() -> Vec<FailureKind> {
+    vec![
+        FailureKind::ConnectError,
+        FailureKind::Timeout,
+        FailureKind::Reset,
+        FailureKind::Status5xx,
+    ]
 }

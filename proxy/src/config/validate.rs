@@ -218,9 +218,13 @@ fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig 
         ),
         idle: positive(u.timeouts.idle.0, &format!("{path}.timeouts.idle"), issues),
     };
+    let balancing = super::lb::balancing(&path, u, issues);
     UpstreamConfig {
         name: name.to_string(),
         strategy: u.strategy,
+        hash_key: balancing.hash_key,
+        ewma: balancing.ewma,
+        passive_health: balancing.passive_health,
         backends,
         timeouts,
         max_idle_per_backend: u.pool.max_idle_per_backend,
@@ -230,6 +234,10 @@ fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig 
             max_response_head_bytes: usize::try_from(u.limits.max_response_head_bytes.0)
                 .unwrap_or(usize::MAX),
         },
+        health_check: u
+            .health_check
+            .as_ref()
+            .map(|h| super::health_check::validate(&format!("{path}.health_check"), h, issues)),
     }
 }
 
@@ -336,7 +344,11 @@ fn authority(text: &str, path: &str, issues: &mut Issues) -> Option<Authority> {
     }
 }
 
-fn positive(d: std::time::Duration, path: &str, issues: &mut Issues) -> std::time::Duration {
+pub(super) fn positive(
+    d: std::time::Duration,
+    path: &str,
+    issues: &mut Issues,
+) -> std::time::Duration {
     if d.is_zero() {
         issues.push(path, "must be greater than zero");
     }

@@ -1,6 +1,7 @@
 //! Errors the proxy answers itself, and the one place they become a status and a JSON body.
 
 use super::ProxyBody;
+use crate::config::FailureKind;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
@@ -13,8 +14,8 @@ pub enum ProxyError {
     /// No route matches the host and path.
     #[error("no route matches this host and path")]
     NoRoute,
-    /// The upstream has no backend to send to.
-    #[error("no backend available for upstream {0}")]
+    /// Every backend of the upstream is unhealthy (failing its check, or ejected).
+    #[error("no healthy backend in upstream {0}")]
     NoBackend(String),
     /// The backend refused or reset the connection attempt.
     #[error("could not connect to the backend")]
@@ -84,7 +85,7 @@ impl ProxyError {
     pub fn code(&self) -> &'static str {
         match self {
             ProxyError::NoRoute => "no_route",
-            ProxyError::NoBackend(_) => "no_backend",
+            ProxyError::NoBackend(_) => "no_healthy_backend",
             ProxyError::Connect(_) => "upstream_connect_failed",
             ProxyError::ConnectTimeout => "upstream_connect_timeout",
             ProxyError::ResponseTimeout => "upstream_timeout",
@@ -105,6 +106,17 @@ impl ProxyError {
                 | ProxyError::ExpectationFailed
                 | ProxyError::ClientAborted
         )
+    }
+
+    /// The kind of backend failure this is, for passive health; `None` when the backend is
+    /// not to blame.
+    pub fn failure_kind(&self) -> Option<FailureKind> {
+        match self {
+            ProxyError::Connect(_) | ProxyError::ConnectTimeout => Some(FailureKind::ConnectError),
+            ProxyError::ResponseTimeout => Some(FailureKind::Timeout),
+            ProxyError::Upstream(_) | ProxyError::HeaderTooLarge => Some(FailureKind::Reset),
+            _ => None,
+        }
     }
 
     /// True for a failure on an established connection before any response byte: the backend

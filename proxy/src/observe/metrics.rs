@@ -55,6 +55,7 @@ pub struct Metrics {
     pub reloads: Family<ReloadLabels, Counter>,
     /// Requests sent a second time on a new connection after a stale pooled one failed.
     pub stale_retries: Counter,
+    backends: super::backends::BackendCollector,
 }
 
 impl Default for Metrics {
@@ -107,6 +108,8 @@ impl Metrics {
             "Idempotent bodyless requests sent again on a new connection after a pooled one failed before any response byte",
             stale_retries.clone(),
         );
+        let backends = super::backends::BackendCollector::default();
+        registry.register_collector(Box::new(backends.clone()));
         Self {
             registry,
             requests,
@@ -115,6 +118,7 @@ impl Metrics {
             upstream_errors,
             reloads,
             stale_retries,
+            backends,
         }
     }
 
@@ -124,6 +128,11 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Attaches where the per-backend metrics are read from; only the first call counts.
+    pub fn watch_backends(&self, source: Box<dyn super::backends::BackendSource>) {
+        let _ = self.backends.source.set(source);
     }
 
     /// Counts a reload attempt.

@@ -1,6 +1,7 @@
 //! The request path, phase by phase: identify → route → pick backend → forward → stream back.
 
 use super::Shared;
+use crate::backend::{InFlight, Outcome as BackendOutcome};
 use crate::balance::PickContext;
 use crate::forward::headers::ClientSide;
 use crate::forward::prepare::{self, Downstream, Target};
@@ -137,14 +138,32 @@ pub(crate) async fn handle(
     if outcome.retried_stale {
         shared.metrics.stale_retries.inc();
     }
+    let elapsed = record
+        .backend
+        .as_ref()
+        .map(InFlight::elapsed)
+        .unwrap_or_default();
     let response = match outcome.result {
-        Ok(resp) => resp,
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            upstream.record(
+                &backend,
+                BackendOutcome::Response {
+                    status,
+                    rtt: elapsed,
+                },
+            );
+            resp
+        }
         Err(_) if upload.client_aborted() => {
             // The client broke off its own upload: not the backend's failure.
             let e = ProxyError::ClientAborted;
             return Ok(finish(e.into_response(&request_id), record, id_header));
         }
         Err(e) => {
+            if let Some(kind) = e.failure_kind() {
+                upstream.record(&backend, BackendOutcome::Failed { kind, elapsed });
+            }
             backend
                 .failures
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

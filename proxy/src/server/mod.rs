@@ -8,8 +8,9 @@ mod workers;
 pub use runtime::Runtime;
 
 use crate::admin;
+use crate::backend::clock;
 use crate::config::{Config, ConfigError, ConfigSource};
-use crate::observe::Metrics;
+use crate::observe::{BackendSample, BackendSource, Metrics};
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,6 +55,33 @@ impl Shared {
         self.runtime
             .store(Arc::new(Runtime::build(config, generation, Some(&current))));
         generation
+    }
+}
+
+/// The per-backend metrics' view of the current runtime; weak, so metrics never keep a
+/// stopped proxy alive.
+#[derive(Debug)]
+struct RuntimeBackends(std::sync::Weak<Shared>);
+
+impl BackendSource for RuntimeBackends {
+    fn samples(&self) -> Vec<BackendSample> {
+        let Some(shared) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        let rt = shared.runtime.load();
+        let now = clock::now();
+        rt.upstreams
+            .iter()
+            .flat_map(|u| {
+                u.backends.iter().map(move |b| BackendSample {
+                    upstream: u.name.clone(),
+                    backend: b.address.to_string(),
+                    healthy: b.health.is_healthy(now),
+                    selections: b.selections.load(Ordering::Relaxed),
+                    ejections: b.health.ejections(),
+                })
+            })
+            .collect()
     }
 }
 
@@ -170,6 +198,9 @@ impl Proxy {
             reload_lock: std::sync::Mutex::new(()),
             draining: AtomicBool::new(false),
         });
+        shared
+            .metrics
+            .watch_backends(Box::new(RuntimeBackends(Arc::downgrade(&shared))));
         let stop = CancellationToken::new();
         let mut finished = Vec::with_capacity(workers);
         for (w, sockets) in per_worker.into_iter().enumerate() {
@@ -264,6 +295,7 @@ impl ProxyHandle {
     /// then stops the admin listener.
     pub async fn shutdown(mut self) {
         self.shared.draining.store(true, Ordering::Relaxed);
+        self.shared.runtime.load().probes.stop_all();
         self.stop.cancel();
         for worker in self.finished.drain(..) {
             // An error means the worker thread is already gone: nothing left to wait for.
@@ -277,6 +309,7 @@ impl ProxyHandle {
 impl Drop for ProxyHandle {
     /// A dropped handle stops the proxy (without waiting for the drain).
     fn drop(&mut self) {
+        self.shared.runtime.load().probes.stop_all();
         self.stop.cancel();
         self.admin_stop.cancel();
     }

@@ -2,6 +2,7 @@
 //! reload.
 
 use crate::config::Config;
+use crate::health::{Checked, Probes};
 use crate::route::RouteTable;
 use crate::upstream::Upstream;
 use std::sync::Arc;
@@ -19,12 +20,14 @@ pub struct Runtime {
     pub generation: u64,
     /// Worker threads serving this runtime (fixed at start; a reload cannot change it).
     pub workers: usize,
+    /// Active health-check probes of every upstream's backends.
+    pub probes: Probes,
 }
 
 impl Runtime {
-    /// Builds routes, balancers and pooled clients; no I/O happens here. With a `previous`
-    /// runtime, unchanged backends keep their counters and unchanged pools their warm
-    /// connections.
+    /// Builds routes, balancers and pooled clients, and starts the health probes this config
+    /// adds (on the current tokio runtime). With a `previous` runtime, unchanged backends keep
+    /// their counters, health and probes, and unchanged pools their warm connections.
     pub fn build(config: Config, generation: u64, previous: Option<&Runtime>) -> Self {
         let workers = previous.map_or(config.server.workers, |p| p.workers).max(1);
         let routes = RouteTable::new(&config.routes);
@@ -36,13 +39,25 @@ impl Runtime {
                     previous.and_then(|p| p.upstreams.iter().find(|old| old.name == u.name));
                 Arc::new(Upstream::new(u, before.map(|b| &**b), workers))
             })
+            .collect::<Vec<Arc<Upstream>>>();
+        let checked: Vec<Checked<'_>> = config
+            .upstreams
+            .iter()
+            .zip(&upstreams)
+            .map(|(c, u)| Checked {
+                upstream: &u.name,
+                backends: &u.backends,
+                check: c.health_check.as_ref(),
+            })
             .collect();
+        let probes = Probes::follow(&checked, previous.map(|p| &p.probes));
         Self {
             config: Arc::new(config),
             routes,
             upstreams,
             generation,
             workers,
+            probes,
         }
     }
 }
