@@ -327,3 +327,68 @@ async fn upstreams_json(proxy: &proxy::ProxyHandle) -> serde_json::Value {
     .await
     .unwrap()
 }
+
+#[tokio::test]
+async fn health_probes_follow_reloads() {
+    let fleet = MockFleet::spawn(3, Behavior::default()).await.unwrap();
+    let addrs = fleet.addrs();
+    let check =
+        "health_check: { interval: 50ms, timeout: 50ms, healthy_after: 1, unhealthy_after: 1 }";
+    let yaml = |backends: &[std::net::SocketAddr], check: &str, route: &str| {
+        let list: Vec<String> = backends
+            .iter()
+            .map(|a| format!("{{ address: \"{a}\" }}"))
+            .collect();
+        config_with(
+            &format!("  api: {{ backends: [{}], {check} }}\n", list.join(", ")),
+            &format!("  - {{ name: {route}, match: {{ path_prefix: / }}, upstream: api }}\n"),
+            "",
+        )
+    };
+    let proxy = start(&yaml(&addrs[..2], check, "first")).await;
+    let failing = Behavior::from_yaml("health: { state: failing }").unwrap();
+    fleet
+        .backend(1)
+        .unwrap()
+        .set_behavior(failing.clone())
+        .unwrap();
+    let healthy_of = |state: &serde_json::Value, i: usize| {
+        state["upstreams"][0]["backends"][i]["healthy"].as_bool()
+    };
+    eventually("b1 out", || async {
+        (healthy_of(&upstreams_json(&proxy).await, 1) == Some(false)).then_some(())
+    })
+    .await;
+
+    // A reload that keeps b1 and its check keeps its verdict (no reset to healthy)...
+    let apply = |text: String| proxy.apply(proxy::config::from_yaml_str(&text).unwrap());
+    apply(yaml(&addrs[..2], check, "second"));
+    assert_eq!(healthy_of(&upstreams_json(&proxy).await, 1), Some(false));
+    // ...and its probe keeps running: b1 comes back when its check passes again.
+    fleet
+        .backend(1)
+        .unwrap()
+        .set_behavior(Behavior::default())
+        .unwrap();
+    eventually("b1 back", || async {
+        (healthy_of(&upstreams_json(&proxy).await, 1) == Some(true)).then_some(())
+    })
+    .await;
+
+    // An added backend starts probing.
+    fleet
+        .backend(2)
+        .unwrap()
+        .set_behavior(failing.clone())
+        .unwrap();
+    apply(yaml(&addrs, check, "third"));
+    eventually("added b2 probed and out", || async {
+        (healthy_of(&upstreams_json(&proxy).await, 2) == Some(false)).then_some(())
+    })
+    .await;
+
+    // Removing the check puts a failing backend back in rotation at once.
+    apply(yaml(&addrs, "", "fourth"));
+    assert_eq!(healthy_of(&upstreams_json(&proxy).await, 2), Some(true));
+    assert_eq!(proxy.runtime().probes.len(), 0);
+}

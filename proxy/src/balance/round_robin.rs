@@ -5,7 +5,8 @@ use crate::backend::Backend;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Each backend in turn, lock-free; an ineligible backend's turn goes to the next eligible one.
+/// Each backend in turn, lock-free. An ineligible backend's turn is skipped by taking the next
+/// turn, so the remaining backends share its load evenly (not the one after it twice).
 #[derive(Debug, Default)]
 pub struct RoundRobin {
     next: AtomicUsize,
@@ -22,8 +23,14 @@ impl Balancer for RoundRobin {
         if n == 0 {
             return None;
         }
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-        (0..n).map(|k| (start + k) % n).find(|&i| eligible(i))
+        for _ in 0..n {
+            let i = self.next.fetch_add(1, Ordering::Relaxed) % n;
+            if eligible(i) {
+                return Some(i);
+            }
+        }
+        // Concurrent picks took the eligible turns: any eligible backend will do.
+        (0..n).find(|&i| eligible(i))
     }
 }
 
@@ -43,6 +50,21 @@ mod tests {
         }
     }
 
+    proptest! {
+        #[test]
+        fn eligible_backends_share_evenly_whatever_is_out(mask in prop::collection::vec(any::<bool>(), 2..=8)) {
+            prop_assume!(mask.iter().any(|&e| e));
+            let p = pool(&vec![1; mask.len()]);
+            let rr = RoundRobin::default();
+            let eligible = |i: usize| mask[i];
+            let up = mask.iter().filter(|&&e| e).count();
+            let got = shares(&rr, &p, &eligible, up * 12);
+            for (i, &c) in got.iter().enumerate() {
+                prop_assert_eq!(c, if mask[i] { 12 } else { 0 }, "{:?} {:?}", mask, got);
+            }
+        }
+    }
+
     #[test]
     fn skips_an_ineligible_backend() {
         let p = pool(&[1, 1, 1]);
@@ -50,6 +72,10 @@ mod tests {
         let picks: Vec<_> = (0..6)
             .map(|_| rr.pick(&p, &|i| i != 1, &ctx()).unwrap())
             .collect();
-        assert_eq!(picks, [0, 2, 2, 0, 2, 2]);
+        assert_eq!(
+            picks,
+            [0, 2, 0, 2, 0, 2],
+            "the others share the skipped turns evenly"
+        );
     }
 }

@@ -19,6 +19,9 @@ pub struct Distribution {
     pub shares: BTreeMap<String, f64>,
     /// Largest allowed absolute difference per backend (0.05 = ±5 points).
     pub tolerance: f64,
+    /// Check only the backends named in `shares`; the others may take any share.
+    #[serde(default)]
+    pub only_listed: bool,
     /// Restrict to one phase.
     #[serde(default)]
     pub phase: Option<String>,
@@ -43,7 +46,12 @@ impl Check for Distribution {
             .map(|(b, s)| format!("{b} {}", pct(*s)))
             .collect::<Vec<_>>()
             .join(" ")
-            + &format!(" ±{}", pct(self.tolerance));
+            + &format!(" ±{}", pct(self.tolerance))
+            + if self.only_listed {
+                " (others any)"
+            } else {
+                ""
+            };
         let agg = match aggregate(run, self.phase.as_deref(), self.window.as_ref()) {
             Ok(a) => a,
             Err(e) => return Outcome::missing(expected, e),
@@ -54,8 +62,11 @@ impl Check for Distribution {
         }
         let mut passed = true;
         let mut observed = Vec::new();
-        let ids: std::collections::BTreeSet<&String> =
-            shares.keys().chain(agg.groups.keys()).collect();
+        let ids: std::collections::BTreeSet<&String> = if self.only_listed {
+            shares.keys().collect()
+        } else {
+            shares.keys().chain(agg.groups.keys()).collect()
+        };
         for id in ids {
             let got = *agg.groups.get(id).unwrap_or(&0) as f64 / total as f64;
             let want = shares.get(id).copied().unwrap_or(0.0);

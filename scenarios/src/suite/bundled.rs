@@ -1,9 +1,13 @@
 //! The suites shipped in `scenarios/suites/`, embedded so the binary runs from any directory.
 
 /// `(name, YAML)` of every bundled suite, in run order.
-pub const BUNDLED: [(&str, &str); 5] = [
+pub const BUNDLED: [(&str, &str); 6] = [
     ("basic", include_str!("../../suites/basic.yaml")),
     ("round-robin", include_str!("../../suites/round-robin.yaml")),
+    (
+        "load-balancing",
+        include_str!("../../suites/load-balancing.yaml"),
+    ),
     (
         "backend-faults",
         include_str!("../../suites/backend-faults.yaml"),
