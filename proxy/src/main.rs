@@ -1,6 +1,6 @@
 //! `rampart`: parse arguments, load config, run the proxy, map errors to exit codes.
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use proxy::config::{self, ConfigSource, LogFormat};
 use proxy::{Proxy, StartError};
 use std::path::PathBuf;
@@ -27,7 +27,44 @@ struct Args {
     check: bool,
     /// Log format; overrides `logging.format`.
     #[arg(long, value_enum)]
-    log_format: Option<LogFormat>,
+    log_format: Option<LogFormatArg>,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(arg: LogFormatArg) -> Self {
+        match arg {
+            LogFormatArg::Pretty => LogFormat::Pretty,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+/// Installs the global subscriber writing to stderr; `RUST_LOG` overrides `level` when set.
+/// Only the binary does this: the library just emits events.
+fn init_logging(format: LogFormat, level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
 }
 
 /// Exit code for a bad config (EX_USAGE/EX_CONFIG style, as linkerd does).
@@ -48,8 +85,9 @@ fn main() -> ExitCode {
         println!("rampart: {} is valid", args.config.display());
         return ExitCode::SUCCESS;
     }
-    proxy::observe::logging::init(
-        args.log_format.unwrap_or(config.logging.format),
+    init_logging(
+        args.log_format
+            .map_or(config.logging.format, LogFormat::from),
         &config.logging.level,
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -81,9 +119,14 @@ async fn run(config: proxy::Config, source: ConfigSource) -> ExitCode {
             tracing::error!(error = %e, "cannot start");
             return ExitCode::from(EXIT_BIND);
         }
-        Err(e) => {
+        Err(e @ StartError::Config(_)) => {
             tracing::error!(error = %e, "cannot start");
             return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            // A worker thread or its event loop could not start: not a usage error.
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
         }
     };
     let signal = signals.wait_for_shutdown(&handle).await;

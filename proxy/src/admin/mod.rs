@@ -1,7 +1,7 @@
 //! The admin API on its own listener: health, readiness, metrics, upstream state, config,
 //! reload.
 
-use crate::forward::ProxyBody;
+use crate::forward::{ProxyBody, error_response};
 use crate::server::Shared;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -96,13 +96,17 @@ async fn route(
             _,
             "/healthz" | "/readyz" | "/metrics" | "/admin/upstreams" | "/admin/config"
             | "/admin/reload",
-        ) => json(
+        ) => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
-            &serde_json::json!({ "error": "method not allowed", "code": "method_not_allowed" }),
+            "method not allowed",
+            "method_not_allowed",
+            "",
         ),
-        _ => json(
+        _ => error_response(
             StatusCode::NOT_FOUND,
-            &serde_json::json!({ "error": "no such admin endpoint", "code": "not_found" }),
+            "no such admin endpoint",
+            "not_found",
+            "",
         ),
     };
     Ok(resp)

@@ -26,12 +26,21 @@ impl Balancer for P2cEwma {
             (a, Some(b)) => (a, b),
         };
         let now = clock::now();
-        let cost = |i: usize| {
-            let b = &backends[i];
-            b.ewma.cost_at(now) * (b.in_flight.load(Ordering::Relaxed) as f64 + 1.0)
-        };
+        let cost = |i: usize| cost(&backends[i], now);
         Some(if cost(b) < cost(a) { b } else { a })
     }
+}
+
+/// What p2c compares: peak-EWMA latency × (in flight + 1). A backend never measured yet costs
+/// nothing while it has no request in flight, so it is tried (one request at a time) instead
+/// of being starved behind its pessimistic default estimate by backends already measured;
+/// with a request in flight it costs the default (`ewma_default_rtt`) as usual.
+fn cost(b: &Backend, now: u64) -> f64 {
+    let in_flight = b.in_flight.load(Ordering::Relaxed);
+    if !b.ewma.has_samples() && in_flight == 0 {
+        return 0.0;
+    }
+    b.ewma.cost_at(now) * (in_flight as f64 + 1.0)
 }
 
 /// Two distinct eligible indices drawn uniformly, or one when only one is eligible.
@@ -113,6 +122,21 @@ mod tests {
         p[0].in_flight.store(10, Ordering::Relaxed);
         let got = shares(&P2cEwma, &p, &all, 1_000);
         assert_eq!(got, [0, 1_000]);
+    }
+
+    #[test]
+    fn an_unmeasured_backend_is_tried_not_starved() {
+        let p = pool(&[1, 1, 1]);
+        let now = clock::now();
+        p[0].ewma.observe_at(Duration::from_millis(1), now);
+        p[1].ewma.observe_at(Duration::from_millis(1), now);
+        // Backend 2 has no sample: with nothing in flight it wins every pair it is in...
+        let got = shares(&P2cEwma, &p, &all, 3_000);
+        assert_binomial(got[2], 3_000, 2.0 / 3.0);
+        // ...and with a request in flight it costs its default (30ms) and waits for the answer.
+        p[2].in_flight.store(1, Ordering::Relaxed);
+        let got = shares(&P2cEwma, &p, &all, 3_000);
+        assert_eq!(got[2], 0, "{got:?}");
     }
 
     #[test]

@@ -163,14 +163,19 @@ fn hyper_error(err: &hyper_util::client::legacy::Error) -> Option<&hyper::Error>
     None
 }
 
-/// A JSON error response `{"error","code","request_id"}` made by the proxy itself.
+/// A JSON error response `{"error","code","request_id"}` made by the proxy itself (the admin
+/// API's answers have no request id: an empty `request_id` leaves the field out).
 pub fn error_response(
     status: StatusCode,
     message: &str,
     code: &str,
     request_id: &str,
 ) -> Response<ProxyBody> {
-    let body = serde_json::json!({ "error": message, "code": code, "request_id": request_id });
+    let body = if request_id.is_empty() {
+        serde_json::json!({ "error": message, "code": code })
+    } else {
+        serde_json::json!({ "error": message, "code": code, "request_id": request_id })
+    };
     let mut resp = Response::new(
         Full::new(Bytes::from(body.to_string()))
             .map_err(|never| match never {})

@@ -1,8 +1,7 @@
-//! Observability: access log, Prometheus metrics, tracing setup.
+//! Observability: access log and Prometheus metrics (the binary owns the tracing subscriber).
 
 mod access;
 mod backends;
-pub mod logging;
 mod metrics;
 
 pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};

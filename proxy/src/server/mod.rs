@@ -276,6 +276,12 @@ impl ProxyHandle {
 
     /// Swaps in an already validated config; returns the new generation.
     pub fn apply(&self, config: Config) -> u64 {
+        // One swap at a time, as reloads do, so two concurrent swaps cannot share a generation.
+        let _one_at_a_time = self
+            .shared
+            .reload_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let generation = self.shared.swap(config);
         self.shared.metrics.reload(true);
         generation

@@ -44,13 +44,13 @@ async fn picks_only_healthy_backends_and_counts_selections() {
         let b = u.pick(&ctx).unwrap();
         assert_ne!(b.address.as_str(), "127.0.0.1:9002");
     }
-    // Round robin hands the skipped backend's turn to the next one.
+    // Round robin skips the ineligible backend's turn, so the other two share evenly.
     let selections: Vec<u64> = u
         .backends
         .iter()
         .map(|b| b.selections.load(Ordering::Relaxed))
         .collect();
-    assert_eq!(selections, [10, 0, 20]);
+    assert_eq!(selections, [15, 0, 15]);
     assert!(
         u.pick_where(&ctx, |b| b.address.port_u16() == Some(9001))
             .is_some()
