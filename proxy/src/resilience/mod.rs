@@ -4,8 +4,12 @@
 //! records, the admin API and metrics read snapshots.
 
 pub mod breaker;
+pub mod fallback;
+pub mod retry;
 
 pub use breaker::{
     BreakerGuard, BreakerSnapshot, CallOutcome, CircuitBreaker, NotPermitted, Permit, State,
     Transition, TransitionListener,
 };
+pub use fallback::static_response;
+pub use retry::{RetryBudget, RetryPolicy};
