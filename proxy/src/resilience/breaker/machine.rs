@@ -1,23 +1,6 @@
 //! The state machine itself, single-threaded: [`super::CircuitBreaker`] runs it under a lock.
 //!
-//! It follows Resilience4j's `CircuitBreakerStateMachine` with automatic open → half-open:
-//!
-//! * closed: every call passes; after each recorded call, once the window holds the minimum
-//!   number of calls (clamped to the size of a count window), a failure rate or slow-call rate
-//!   at or over its threshold opens the breaker;
-//! * open: nothing passes; the window that opened it is kept (late outcomes of calls admitted
-//!   before still land in it); at `wait_in_open` the breaker turns half-open by itself;
-//! * half-open: a fresh count window of `half_open_calls`; exactly that many permits are
-//!   handed out (a released permit is handed out again); once `min(minimum_calls,
-//!   half_open_calls)` probes are recorded, their rates decide open or closed; after
-//!   `max_wait_in_half_open` (if set) it reopens;
-//! * disabled / forced_open: everything / nothing passes, nothing is recorded;
-//! * entering closed starts an empty window.
-//!
-//! One deliberate difference: every permit carries the episode (generation) that issued it,
-//! and an outcome is recorded only in that episode's window (or, once open, in the window it
-//! carried over). Resilience4j counts a call admitted while closed that ends during half-open
-//! as a probe; here it is not, so the probes alone decide.
+//! The rules it implements are listed in the docs of [`super`].
 
 use super::state::{CallOutcome, Permit, Reason, State, Transition};
 use super::window::{Tally, Window};
