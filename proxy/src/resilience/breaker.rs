@@ -136,6 +136,18 @@ impl CircuitBreaker {
         })
     }
 
+    /// True when [`Self::try_acquire`] at `now` would permit a call, without taking a permit
+    /// or counting a refusal: the balancer's eligibility test (one atomic load when closed).
+    pub fn would_permit(&self, now: u64) -> bool {
+        let word = self.word.load(Ordering::Acquire);
+        match State::from_code(word & 7) {
+            State::Closed | State::Disabled => true,
+            State::ForcedOpen => false,
+            State::Open if now < self.open_until.load(Ordering::Acquire) => false,
+            State::Open | State::HalfOpen => self.lock().would_permit(now),
+        }
+    }
+
     /// [`Self::try_acquire`] returning a guard that releases the permit if dropped unrecorded
     /// (a cancelled request never leaks a half-open probe slot).
     pub fn acquire_guarded(self: &Arc<Self>, now: u64) -> Result<BreakerGuard, NotPermitted> {

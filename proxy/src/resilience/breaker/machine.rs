@@ -97,6 +97,15 @@ impl Machine {
         }
     }
 
+    /// True when [`Self::acquire`] at `now` would hand out a permit; changes nothing.
+    pub(super) fn would_permit(&self, now: u64) -> bool {
+        match self.state_at(now) {
+            State::Closed | State::Disabled => true,
+            State::HalfOpen => self.state == State::Open || self.probes_left > 0,
+            State::Open | State::ForcedOpen => false,
+        }
+    }
+
     /// Gives back an unused permit (a call that ended neither way, e.g. the client left).
     pub(super) fn release(&mut self, permit: Permit) {
         if self.state == State::HalfOpen && permit.generation == self.generation {

@@ -217,7 +217,9 @@ fn a_released_probe_is_handed_out_again_and_a_dropped_guard_releases() {
     let g = b.acquire_guarded(t).unwrap();
     let _c = b.try_acquire(t).unwrap();
     assert!(b.try_acquire(t).is_err());
+    assert!(!b.would_permit(t), "every probe is out");
     b.release(a);
+    assert!(b.would_permit(t));
     let _d = b.try_acquire(t).unwrap();
     assert!(b.try_acquire(t).is_err());
     drop(g);
@@ -243,6 +245,8 @@ fn open_turns_half_open_at_its_deadline_without_a_request() {
     open(&b, SEC);
     let deadline = 11 * SEC;
     assert_eq!(b.next_deadline(), Some(deadline));
+    assert!(!b.would_permit(deadline - 1) && b.would_permit(deadline));
+    assert_eq!(b.state(), State::Open, "asking changes nothing");
     assert_eq!(
         b.try_acquire(deadline - 1),
         Err(NotPermitted { state: State::Open })
