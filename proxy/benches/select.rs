@@ -48,6 +48,9 @@ fn config(strategy: Strategy, n: usize) -> UpstreamConfig {
         hash_key: (strategy == Strategy::ConsistentHash).then_some(HashKey::Path),
         ewma,
         passive_health: None,
+        circuit_breaker: None,
+        retries: None,
+        fallback: None,
     }
 }
 

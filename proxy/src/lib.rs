@@ -26,6 +26,7 @@ pub mod config;
 pub mod forward;
 pub mod health;
 pub mod observe;
+pub mod resilience;
 pub mod route;
 pub mod server;
 pub mod upstream;

@@ -63,6 +63,9 @@ pub(super) fn config(
         hash_key,
         ewma: ewma(),
         passive_health: None,
+        circuit_breaker: None,
+        retries: None,
+        fallback: None,
     }
 }
 

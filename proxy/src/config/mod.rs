@@ -3,18 +3,26 @@
 //! The pipeline is file → [`RawConfig`] (serde, unknown keys refused) → [`Config`] (typed,
 //! validated). Every error names the key path and what to change.
 
+mod breaker;
 mod error;
+mod fallback;
 mod health_check;
 mod lb;
 mod model;
+mod outcomes;
 mod raw;
+mod retry;
 mod units;
 mod validate;
 
+pub use breaker::{BreakerConfig, RawCircuitBreaker, RawSlidingWindow, WindowKind};
 pub use error::{ConfigError, Issue};
+pub use fallback::{FallbackConfig, RawFallback, StaticFallback};
 pub use health_check::{HealthCheckConfig, RawHealthCheck};
 pub use model::*;
+pub use outcomes::{OutcomeItem, OutcomeSet};
 pub use raw::*;
+pub use retry::{BudgetConfig, RawBackoff, RawBudget, RawRetries, RetryConfig};
 pub use units::{Dur, Size};
 pub use validate::validate;
 

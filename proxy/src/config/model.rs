@@ -61,6 +61,12 @@ pub struct UpstreamConfig {
     pub ewma: EwmaConfig,
     /// Passive health (outlier ejection), if enabled.
     pub passive_health: Option<PassiveHealthConfig>,
+    /// The per-backend circuit breaker, if enabled.
+    pub circuit_breaker: Option<super::BreakerConfig>,
+    /// Retry policy and budget, if enabled.
+    pub retries: Option<super::RetryConfig>,
+    /// What answers when no backend may be called, if set.
+    pub fallback: Option<super::FallbackConfig>,
 }
 
 /// Bounds on a backend's response head.

@@ -155,6 +155,15 @@ pub struct RawUpstream {
     /// Eject backends that fail in a row; off when absent.
     #[serde(default)]
     pub passive_health: Option<RawPassiveHealth>,
+    /// A circuit breaker per backend (Resilience4j semantics); off when absent.
+    #[serde(default)]
+    pub circuit_breaker: Option<super::breaker::RawCircuitBreaker>,
+    /// Retries of failed requests within a budget; off when absent.
+    #[serde(default)]
+    pub retries: Option<super::retry::RawRetries>,
+    /// What answers when no backend may be called; 503 `circuit_open` when absent.
+    #[serde(default)]
+    pub fallback: Option<super::fallback::RawFallback>,
 }
 
 /// Bounds on a backend's response head; a backend over them gets 502 `upstream_header_too_large`.

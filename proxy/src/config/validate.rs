@@ -51,11 +51,12 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     if raw.upstreams.is_empty() {
         issues.push("upstreams", "at least one upstream is needed, e.g. `api: { backends: [{ address: \"127.0.0.1:9001\" }] }`");
     }
-    let upstreams: Vec<UpstreamConfig> = raw
+    let mut upstreams: Vec<UpstreamConfig> = raw
         .upstreams
         .iter()
         .map(|(name, u)| upstream(name, u, &mut issues))
         .collect();
+    super::fallback::resolve(&mut upstreams, &mut issues);
 
     if raw.routes.is_empty() {
         issues.push(
@@ -238,6 +239,18 @@ fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig 
             .health_check
             .as_ref()
             .map(|h| super::health_check::validate(&format!("{path}.health_check"), h, issues)),
+        circuit_breaker: u
+            .circuit_breaker
+            .as_ref()
+            .map(|b| super::breaker::validate(&format!("{path}.circuit_breaker"), b, issues)),
+        retries: u
+            .retries
+            .as_ref()
+            .map(|r| super::retry::validate(&format!("{path}.retries"), r, issues)),
+        fallback: u
+            .fallback
+            .as_ref()
+            .map(|f| super::fallback::validate(&format!("{path}.fallback"), f, issues)),
     }
 }
 
