@@ -6,6 +6,9 @@ use crate::backend::clock;
 use crate::balance::{self, Balancer, PickContext};
 use crate::config::{PassiveHealthConfig, Timeouts, UpstreamConfig};
 use crate::forward::{ProxyBody, UpstreamClient, client};
+use crate::resilience::{
+    CircuitBreaker, RetryBudget, RetryPolicy, TransitionListener, TransitionLog,
+};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -24,6 +27,9 @@ pub struct Upstream {
     /// The config this pool was built from (strategy, hash key, backends) for the next reload.
     config: Arc<UpstreamConfig>,
     balancer: Arc<dyn Balancer>,
+    /// Backend `i`'s breaker and its transition log, aligned with `backends`.
+    breakers: Vec<Option<(Arc<CircuitBreaker>, Arc<TransitionLog>)>>,
+    retry: Option<Retry>,
 }
 
 /// The settings a pooled client is built from; equal settings can share a client.
@@ -55,7 +61,7 @@ impl Upstream {
     /// unchanged. There is one client per worker thread, so a connection is only ever driven
     /// by the worker using it.
     pub fn new(config: &UpstreamConfig, previous: Option<&Upstream>, workers: usize) -> Self {
-        let backends = config
+        let backends: Vec<Arc<Backend>> = config
             .backends
             .iter()
             .map(|b| {
@@ -79,6 +85,15 @@ impl Upstream {
             Some(p) if same_balancing(&p.config, config) => Arc::clone(&p.balancer),
             _ => balance::build(config),
         };
+        let breakers = breakers(config, &backends, previous);
+        let retry = match (previous, &config.retries) {
+            (_, None) => None,
+            (Some(p), Some(r)) if p.config.retries.as_ref() == Some(r) => p.retry.clone(),
+            (_, Some(r)) => Some(Retry {
+                policy: Arc::new(RetryPolicy::new(r.clone())),
+                budget: Arc::new(RetryBudget::new(&r.budget)),
+            }),
+        };
         let pool = PoolSettings::of(config);
         let clients = match previous {
             Some(p) if p.pool == pool && p.clients.len() == workers.max(1) => p.clients.clone(),
@@ -92,7 +107,38 @@ impl Upstream {
             pool,
             config: Arc::new(config.clone()),
             balancer,
+            breakers,
+            retry,
         }
+    }
+
+    /// The circuit breaker of backend `i`, if the upstream has breakers.
+    pub fn breaker(&self, i: usize) -> Option<&Arc<CircuitBreaker>> {
+        self.breakers
+            .get(i)
+            .and_then(|b| b.as_ref().map(|(cb, _)| cb))
+    }
+
+    /// The breaker of this backend (by identity), if any.
+    pub fn breaker_of(&self, backend: &Backend) -> Option<&Arc<CircuitBreaker>> {
+        self.config.circuit_breaker.as_ref()?;
+        let i = self
+            .backends
+            .iter()
+            .position(|b| std::ptr::eq(&**b, backend))?;
+        self.breaker(i)
+    }
+
+    /// The transition counts of backend `i`'s breaker, if any.
+    pub fn breaker_log(&self, i: usize) -> Option<&Arc<TransitionLog>> {
+        self.breakers
+            .get(i)
+            .and_then(|b| b.as_ref().map(|(_, log)| log))
+    }
+
+    /// The retry policy and budget, if retries are configured.
+    pub fn retry(&self) -> Option<&Retry> {
+        self.retry.as_ref()
     }
 
     /// The pooled client of this worker thread.
@@ -161,6 +207,44 @@ impl Upstream {
     pub fn config(&self) -> &UpstreamConfig {
         &self.config
     }
+}
+
+/// One breaker per backend when the upstream has `circuit_breaker`; a backend carried over
+/// with the same breaker settings keeps its breaker (state, window, counts).
+fn breakers(
+    config: &UpstreamConfig,
+    backends: &[Arc<Backend>],
+    previous: Option<&Upstream>,
+) -> Vec<Option<(Arc<CircuitBreaker>, Arc<TransitionLog>)>> {
+    let Some(cfg) = &config.circuit_breaker else {
+        return vec![None; backends.len()];
+    };
+    let cfg = Arc::new(cfg.clone());
+    backends
+        .iter()
+        .map(|b| {
+            let kept = previous.and_then(|p| {
+                let i = p.backends.iter().position(|old| Arc::ptr_eq(old, b))?;
+                let (cb, log) = p.breakers.get(i)?.as_ref()?;
+                (**cb.config() == *cfg).then(|| (Arc::clone(cb), Arc::clone(log)))
+            });
+            Some(kept.unwrap_or_else(|| {
+                let log = Arc::new(TransitionLog::new(&config.name, b.address.as_str()));
+                let listener: Arc<dyn TransitionListener> = log.clone();
+                let cb = Arc::new(CircuitBreaker::with_listener(Arc::clone(&cfg), listener));
+                (cb, log)
+            }))
+        })
+        .collect()
+}
+
+/// An upstream's retry policy and its budget (shared by every request to it).
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// What may be retried, how often, after how long.
+    pub policy: Arc<RetryPolicy>,
+    /// Retries allowed relative to requests.
+    pub budget: Arc<RetryBudget>,
 }
 
 /// True when a balancer built for `old` can serve `new` unchanged: same strategy, hash key

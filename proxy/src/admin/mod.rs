@@ -1,6 +1,8 @@
 //! The admin API on its own listener: health, readiness, metrics, upstream state, config,
 //! reload.
 
+mod breaker;
+
 use crate::forward::{ProxyBody, error_response};
 use crate::server::Shared;
 use bytes::Bytes;
@@ -50,6 +52,25 @@ async fn route(
     req: Request<Incoming>,
     shared: Arc<Shared>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    if let Some((upstream, backend)) = breaker::parse_path(req.uri().path()) {
+        if req.method() != Method::POST {
+            return Ok(error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed; POST a JSON body",
+                "method_not_allowed",
+                "",
+            ));
+        }
+        let (upstream, backend) = (upstream.to_owned(), backend.to_owned());
+        let body = http_body_util::Limited::new(req.into_body(), 4096)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let rt = shared.runtime.load();
+        let (status, value) = breaker::change(&rt.upstreams, &upstream, &backend, &body);
+        return Ok(json(status, &value));
+    }
     let resp = match (req.method(), req.uri().path()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
         (&Method::GET, "/readyz") => {
@@ -135,7 +156,8 @@ fn upstreams(shared: &Shared) -> serde_json::Value {
             let backends: Vec<_> = u
                 .backends
                 .iter()
-                .map(|b| {
+                .enumerate()
+                .map(|(i, b)| {
                     serde_json::json!({
                         "address": b.address.as_str(),
                         "weight": b.weight,
@@ -148,6 +170,7 @@ fn upstreams(shared: &Shared) -> serde_json::Value {
                         "unhealthy": b.health.reason(now).map(|r| r.as_str()),
                         "ejections": b.health.ejections(),
                         "ejected_for_ms": b.health.ejected_for(now).map(|d| d.as_millis() as u64),
+                        "breaker": breaker::view(u.breaker(i)),
                     })
                 })
                 .collect();

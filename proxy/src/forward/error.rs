@@ -14,6 +14,9 @@ pub enum ProxyError {
     /// No route matches the host and path.
     #[error("no route matches this host and path")]
     NoRoute,
+    /// Every healthy backend's circuit breaker refused the call, and there is no fallback.
+    #[error("circuit open for every healthy backend of upstream {0}")]
+    CircuitOpen(String),
     /// Every backend of the upstream is unhealthy (failing its check, or ejected).
     #[error("no healthy backend in upstream {0}")]
     NoBackend(String),
@@ -71,7 +74,9 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
-            ProxyError::NoBackend(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoBackend(_) | ProxyError::CircuitOpen(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProxyError::Connect(_) | ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ProxyError::ConnectTimeout | ProxyError::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::HeaderTooLarge => StatusCode::BAD_GATEWAY,
@@ -86,6 +91,7 @@ impl ProxyError {
         match self {
             ProxyError::NoRoute => "no_route",
             ProxyError::NoBackend(_) => "no_healthy_backend",
+            ProxyError::CircuitOpen(_) => "circuit_open",
             ProxyError::Connect(_) => "upstream_connect_failed",
             ProxyError::ConnectTimeout => "upstream_connect_timeout",
             ProxyError::ResponseTimeout => "upstream_timeout",

@@ -55,7 +55,29 @@ pub struct Metrics {
     pub reloads: Family<ReloadLabels, Counter>,
     /// Requests sent a second time on a new connection after a stale pooled one failed.
     pub stale_retries: Counter,
+    /// Retries by upstream and outcome (`retried`, `budget_exhausted`).
+    pub retries: Family<RetryLabels, Counter>,
+    /// Retries refused by the budget, by upstream.
+    pub retry_budget_exhausted: Family<UpstreamLabels, Counter>,
+    /// Fallback responses, by upstream.
+    pub fallbacks: Family<UpstreamLabels, Counter>,
     backends: super::backends::BackendCollector,
+}
+
+/// Labels of the retry counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RetryLabels {
+    /// Upstream name.
+    pub upstream: String,
+    /// `retried` or `budget_exhausted`.
+    pub outcome: String,
+}
+
+/// An upstream label alone.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamLabels {
+    /// Upstream name.
+    pub upstream: String,
 }
 
 impl Default for Metrics {
@@ -108,6 +130,24 @@ impl Metrics {
             "Idempotent bodyless requests sent again on a new connection after a pooled one failed before any response byte",
             stale_retries.clone(),
         );
+        let retries = Family::<RetryLabels, Counter>::default();
+        registry.register(
+            "retries",
+            "Retries by upstream and outcome (retried, budget_exhausted)",
+            retries.clone(),
+        );
+        let retry_budget_exhausted = Family::<UpstreamLabels, Counter>::default();
+        registry.register(
+            "retry_budget_exhausted",
+            "Retries the retry budget refused",
+            retry_budget_exhausted.clone(),
+        );
+        let fallbacks = Family::<UpstreamLabels, Counter>::default();
+        registry.register(
+            "fallback_responses",
+            "Requests answered by the upstream's fallback",
+            fallbacks.clone(),
+        );
         let backends = super::backends::BackendCollector::default();
         registry.register_collector(Box::new(backends.clone()));
         Self {
@@ -118,6 +158,9 @@ impl Metrics {
             upstream_errors,
             reloads,
             stale_retries,
+            retries,
+            retry_budget_exhausted,
+            fallbacks,
             backends,
         }
     }
@@ -133,6 +176,33 @@ impl Metrics {
     /// Attaches where the per-backend metrics are read from; only the first call counts.
     pub fn watch_backends(&self, source: Box<dyn super::backends::BackendSource>) {
         let _ = self.backends.source.set(source);
+    }
+
+    /// Counts a retry decision for `upstream`.
+    pub fn retry(&self, upstream: &str, outcome: &str) {
+        self.retries
+            .get_or_create(&RetryLabels {
+                upstream: upstream.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a retry the budget refused (also as a `budget_exhausted` retry outcome).
+    pub fn retry_budget_exhausted(&self, upstream: &str) {
+        let labels = UpstreamLabels {
+            upstream: upstream.to_owned(),
+        };
+        self.retry_budget_exhausted.get_or_create(&labels).inc();
+        self.retry(upstream, "budget_exhausted");
+    }
+
+    /// Counts a fallback response for `upstream`.
+    pub fn fallback(&self, upstream: &str) {
+        let labels = UpstreamLabels {
+            upstream: upstream.to_owned(),
+        };
+        self.fallbacks.get_or_create(&labels).inc();
     }
 
     /// Counts a reload attempt.

@@ -5,5 +5,5 @@ mod backends;
 mod metrics;
 
 pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};
-pub use backends::{BackendSample, BackendSource};
+pub use backends::{BackendSample, BackendSource, BreakerSample};
 pub use metrics::{Metrics, ReloadLabels, RequestLabels, RouteLabels, UpstreamErrorLabels};

@@ -5,6 +5,7 @@
 
 pub mod breaker;
 pub mod fallback;
+pub mod log;
 pub mod retry;
 
 pub use breaker::{
@@ -12,4 +13,5 @@ pub use breaker::{
     Transition, TransitionListener,
 };
 pub use fallback::static_response;
+pub use log::TransitionLog;
 pub use retry::{RetryBudget, RetryPolicy};

@@ -1,16 +1,18 @@
-//! The request path, phase by phase: identify → route → pick backend → forward → stream back.
+//! The request path, phase by phase: identify → validate → route → pick and forward (breaker,
+//! retries, fallback; `exchange.rs`) → stream back.
 
 use super::Shared;
-use crate::backend::{InFlight, Outcome as BackendOutcome};
-use crate::balance::PickContext;
+use super::exchange::{self, ClientBody, NotForwarded, Outgoing};
+use crate::config::FallbackConfig;
 use crate::forward::headers::ClientSide;
-use crate::forward::prepare::{self, Downstream, Target};
-use crate::forward::{self, IdleTimeout, ProxyBody, ProxyError, Tracked, Upload};
+use crate::forward::prepare::{self, Downstream};
+use crate::forward::{IdleTimeout, ProxyBody, ProxyError, Tracked};
 use crate::observe::{RequestRecord, UpstreamErrorLabels};
+use crate::resilience::static_response;
 use crate::route;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, Version};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -78,96 +80,104 @@ pub(crate) async fn handle(
     let upstream = &rt.upstreams[route.upstream];
     record.upstream = Some(upstream.name.clone());
 
-    // Pick a backend.
-    let ctx = PickContext {
-        client_ip: conn.client.ip(),
-        path: req.uri().path(),
-        headers: req.headers(),
-    };
-    let Some(backend) = upstream.pick(&ctx) else {
-        let e = ProxyError::NoBackend(upstream.name.clone());
-        return Ok(fail(e, record, &shared, id_header));
-    };
-
-    // Forward: rewrite the request head for the backend.
+    // Pick a backend and forward (breaker, retries); no backend → fallback.
     let client_side = ClientSide {
         ip: conn.client.ip(),
         proto: conn.proto,
         host: host.as_deref(),
         version: req.version(),
     };
-    let (mut parts, body) = req.into_parts();
+    let (parts, body) = req.into_parts();
     let downstream = Downstream::of(&parts);
     let path = if route.strip_prefix {
         route::strip(&route.path_prefix, parts.uri.path())
     } else {
         parts.uri.path().to_owned()
     };
-    let target = Target {
-        backend: &backend.address,
-        path_and_query: match parts.uri.query() {
-            Some(q) => format!("{path}?{q}"),
-            None => path,
-        },
+    let path_and_query = match parts.uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let out = Outgoing {
+        parts,
+        body: ClientBody::Stream(body),
+        path_and_query,
         host: if route.preserve_host {
             host.as_deref()
         } else {
             None
         },
-        request_id: &request_id,
+        client: client_side,
     };
-    if let Err(e) = prepare::upstream_request(&mut parts, &target, &client_side, &cfg.headers) {
-        return Ok(finish(e.into_response(&request_id), record, id_header));
-    }
-
-    // Send it; the head deadline starts once the body is out.
-    let upload = Arc::clone(&record.upload);
-    let (body, sent) = Upload::new(body, Arc::clone(&upload));
-    let upstream_req = Request::from_parts(parts, body.boxed_unsync());
-    record.backend = Some(backend.start());
-    let clients = upstream.client(conn.worker);
-    let outcome = forward::send(
-        &clients.pooled,
-        &clients.fresh,
-        upstream_req,
-        sent,
-        upstream.timeouts.response_header,
-        || upload.client_aborted(),
+    let metrics = &shared.metrics;
+    let mut result = exchange::forward(
+        upstream,
+        conn.worker,
+        out,
+        &mut record,
+        metrics,
+        &cfg.headers,
     )
     .await;
-    if outcome.retried_stale {
-        shared.metrics.stale_retries.inc();
+    if let Err(NotForwarded::NoBackend {
+        breaker_refused,
+        unsent,
+    }) = result
+    {
+        result = match upstream.config().fallback.as_ref() {
+            Some(FallbackConfig::Static(f)) => {
+                metrics.fallback(&upstream.name);
+                let (parts, body) = static_response(f).into_parts();
+                let body = Full::new(body)
+                    .map_err(|never| match never {})
+                    .boxed_unsync();
+                return Ok(finish(Response::from_parts(parts, body), record, id_header));
+            }
+            Some(FallbackConfig::Upstream { index, .. }) => {
+                // One hop: the fallback upstream's own fallback is not followed.
+                metrics.fallback(&upstream.name);
+                let other = &rt.upstreams[*index];
+                record.upstream = Some(other.name.clone());
+                match exchange::forward(
+                    other,
+                    conn.worker,
+                    *unsent,
+                    &mut record,
+                    metrics,
+                    &cfg.headers,
+                )
+                .await
+                {
+                    Err(NotForwarded::NoBackend { .. }) => Err(NotForwarded::Failed(
+                        ProxyError::NoBackend(other.name.clone()),
+                    )),
+                    r => r,
+                }
+            }
+            None if breaker_refused => Err(NotForwarded::Failed(ProxyError::CircuitOpen(
+                upstream.name.clone(),
+            ))),
+            None => Err(NotForwarded::Failed(ProxyError::NoBackend(
+                upstream.name.clone(),
+            ))),
+        };
     }
-    let elapsed = record
-        .backend
-        .as_ref()
-        .map(InFlight::elapsed)
-        .unwrap_or_default();
-    let response = match outcome.result {
-        Ok(resp) => {
-            let status = resp.status().as_u16();
-            upstream.record(
-                &backend,
-                BackendOutcome::Response {
-                    status,
-                    rtt: elapsed,
-                },
-            );
-            resp
-        }
-        Err(_) if upload.client_aborted() => {
+    let response = match result {
+        Ok(resp) => resp,
+        Err(NotForwarded::ClientAborted) => {
             // The client broke off its own upload: not the backend's failure.
             let e = ProxyError::ClientAborted;
             return Ok(finish(e.into_response(&request_id), record, id_header));
         }
-        Err(e) => {
-            if let Some(kind) = e.failure_kind() {
-                upstream.record(&backend, BackendOutcome::Failed { kind, elapsed });
-            }
-            backend
-                .failures
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::debug!(request_id, backend = %backend.address, error = ?e, "upstream request failed");
+        Err(NotForwarded::Bad(e)) => {
+            return Ok(finish(e.into_response(&request_id), record, id_header));
+        }
+        Err(NotForwarded::Failed(e)) => {
+            tracing::debug!(request_id, error = ?e, "upstream request failed");
+            return Ok(fail(e, record, &shared, id_header));
+        }
+        Err(NotForwarded::NoBackend { .. }) => {
+            let e = ProxyError::NoBackend(upstream.name.clone());
             return Ok(fail(e, record, &shared, id_header));
         }
     };

@@ -1,5 +1,6 @@
 //! Listeners, the request handler, graceful shutdown and hot reload.
 
+mod exchange;
 mod handler;
 mod listener;
 mod runtime;
@@ -10,7 +11,7 @@ pub use runtime::Runtime;
 use crate::admin;
 use crate::backend::clock;
 use crate::config::{Config, ConfigError, ConfigSource};
-use crate::observe::{BackendSample, BackendSource, Metrics};
+use crate::observe::{BackendSample, BackendSource, BreakerSample, Metrics};
 use arc_swap::ArcSwap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,16 +74,78 @@ impl BackendSource for RuntimeBackends {
         rt.upstreams
             .iter()
             .flat_map(|u| {
-                u.backends.iter().map(move |b| BackendSample {
-                    upstream: u.name.clone(),
-                    backend: b.address.to_string(),
-                    healthy: b.health.is_healthy(now),
-                    selections: b.selections.load(Ordering::Relaxed),
-                    ejections: b.health.ejections(),
-                })
+                u.backends
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, b)| BackendSample {
+                        upstream: u.name.clone(),
+                        backend: b.address.to_string(),
+                        healthy: b.health.is_healthy(now),
+                        selections: b.selections.load(Ordering::Relaxed),
+                        ejections: b.health.ejections(),
+                        breaker: breaker_sample(u, i, now),
+                    })
             })
             .collect()
     }
+}
+
+/// Applies the breakers' timed transitions (open → half-open at `wait_in_open`, half-open →
+/// open at `max_wait_in_half_open`) as they fall due, without waiting for a request, so they
+/// are logged and counted on time. Every 50 ms; each tick is a load per breaker.
+async fn tick_breakers(shared: std::sync::Weak<Shared>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(50));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let rt = shared.runtime.load();
+        let now = clock::now();
+        for u in rt.upstreams.iter() {
+            for i in 0..u.backends.len() {
+                if let Some(cb) = u.breaker(i)
+                    && cb.next_deadline().is_some_and(|d| d <= now)
+                {
+                    cb.tick(now);
+                }
+            }
+        }
+    }
+}
+
+/// What the metrics show of backend `i`'s breaker.
+fn breaker_sample(u: &crate::upstream::Upstream, i: usize, now: u64) -> Option<BreakerSample> {
+    use crate::resilience::State;
+    const STATES: [&str; 5] = ["closed", "open", "half_open", "disabled", "forced_open"];
+    let cb = u.breaker(i)?;
+    let snap = cb.metrics_snapshot(now);
+    let t = snap.totals;
+    let transitions = u
+        .breaker_log(i)
+        .map(|log| {
+            log.counts()
+                .into_iter()
+                .map(|(f, to, n)| (f.as_str(), to.as_str(), n))
+                .collect()
+        })
+        .unwrap_or_default();
+    debug_assert_eq!(State::ALL.len(), STATES.len());
+    Some(BreakerSample {
+        state: snap.state.as_str(),
+        states: &STATES,
+        calls: [
+            ("successful", t.successful),
+            ("failed", t.failed),
+            ("slow", t.slow),
+            ("not_permitted", t.not_permitted),
+        ],
+        transitions,
+    })
 }
 
 /// Settings read once at start that differ between `old` and `new`.
@@ -211,6 +274,7 @@ impl Proxy {
         for (name, addr) in &listeners {
             tracing::info!(listener = %name, %addr, workers, "listening");
         }
+        tokio::spawn(tick_breakers(Arc::downgrade(&shared), stop.clone()));
         let admin_stop = CancellationToken::new();
         let admin_addr = match admin_listener {
             Some(l) => {
