@@ -1,5 +1,6 @@
 //! What a suite run measured, in the shape checks read: phase reports, baselines, the
-//! per-second timeline series, the actions as they happened and probe results.
+//! per-second timeline series, the actions as they happened, probe results and the sampled
+//! circuit-breaker states.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,9 @@ pub struct RunData {
     pub actions: Vec<ActionRecord>,
     /// Probe results by probe name.
     pub probes: BTreeMap<String, Vec<ProbeResult>>,
+    /// Circuit-breaker states per backend id, as `(seconds since the first phase, state)`:
+    /// the first sample and every change (sampled only for suites with `breaker` checks).
+    pub breaker_states: BTreeMap<String, Vec<(f64, String)>>,
 }
 
 /// One proxy phase's report and where it sits on the timeline.

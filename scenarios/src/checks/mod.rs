@@ -1,10 +1,11 @@
 //! Checks: what a suite expects. One small trait, one file per kind, side by side.
 //!
 //! Each kind is a variant of [`CheckSpec`] (the YAML key, e.g. `- error_rate: { max: 0.01 }`)
-//! and implements [`Check`]. The kinds for later features (breaker trips, 429 share, TLS
-//! handshake, WS echo, SSE exactly-once) are already variants with their fields (`planned.rs`);
-//! validation refuses them, naming the feature they wait for, until it lands.
+//! and implements [`Check`]. The kinds for later features (429 share, TLS handshake, WS echo,
+//! SSE exactly-once) are already variants with their fields (`planned.rs`); validation refuses
+//! them, naming the feature they wait for, until it lands.
 
+mod breaker;
 mod distribution;
 mod error_rate;
 mod latency;
@@ -14,10 +15,11 @@ mod scope;
 mod status_share;
 mod throughput;
 
+pub use breaker::Breaker;
 pub use distribution::Distribution;
 pub use error_rate::ErrorRate;
 pub use latency::{Latency, Percentile};
-pub use planned::{Breaker, Planned, RateLimit, Sse, Tls, Websocket};
+pub use planned::{Planned, RateLimit, Sse, Tls, Websocket};
 pub use probe::{ProbeCheck, Verify};
 pub use scope::{Aggregate, Window, aggregate, seconds_in};
 pub use status_share::StatusShare;
@@ -77,7 +79,7 @@ pub enum CheckSpec {
     Throughput(Throughput),
     /// The answers to a probe (status, body checksum, upload echo).
     Probe(ProbeCheck),
-    /// A backend's breaker opens after a fault and closes after recovery (not built yet).
+    /// A backend's breaker opens after a fault and closes after recovery, or never opens.
     Breaker(Breaker),
     /// The 429 share matches the configured rate limit (not built yet).
     RateLimit(RateLimit),
@@ -110,7 +112,6 @@ impl CheckSpec {
     /// For a kind whose feature is not built yet: what it waits for.
     pub fn planned(&self) -> Option<&dyn Planned> {
         match self {
-            CheckSpec::Breaker(c) => Some(c),
             CheckSpec::RateLimit(c) => Some(c),
             CheckSpec::Tls(c) => Some(c),
             CheckSpec::Websocket(c) => Some(c),

@@ -1,11 +1,9 @@
-//! Check kinds designed now for features that are not built yet: breaker, rate limit, TLS,
-//! WebSocket and SSE. They parse, so suites can be written against the final format, but
+//! Check kinds designed now for features that are not built yet: rate limit, TLS, WebSocket
+//! and SSE. They parse, so suites can be written against the final format, but
 //! validation refuses them with the feature they wait for; evaluating one always fails.
 //!
 //! When the feature lands, its check moves to its own file with a real `evaluate`, and the
 //! refusal in [`Planned::waits_for`] goes away.
-
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +12,7 @@ use crate::data::RunData;
 
 /// A check kind whose feature is not part of this build.
 pub trait Planned {
-    /// The feature (and issue) the check waits for, e.g. `the circuit breaker (resilience issue)`.
+    /// The feature (and issue) the check waits for, e.g. `proxy TLS (security issue)`.
     fn waits_for(&self) -> &'static str;
 }
 
@@ -24,34 +22,6 @@ fn not_built(what: &dyn Planned) -> Outcome {
         "",
         format!("not part of this build: needs {}", what.waits_for()),
     )
-}
-
-/// `breaker`: backend `backend`'s circuit opens within `opens_within` after action `after`,
-/// and closes again within `closes_within` after action `recovery`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Breaker {
-    /// Optional name shown in reports.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Backend id whose breaker is watched (via the admin API), e.g. `b1`.
-    pub backend: String,
-    /// Timeline action that makes the backend fail (e.g. a kill or an error behaviour).
-    pub after: String,
-    /// The breaker must be open at most this long after `after`.
-    #[serde(with = "loadgen::duration_str")]
-    pub opens_within: Duration,
-    /// Timeline action that heals the backend (e.g. a restart).
-    pub recovery: String,
-    /// The breaker must be closed again at most this long after `recovery`.
-    #[serde(with = "loadgen::duration_str")]
-    pub closes_within: Duration,
-}
-
-impl Planned for Breaker {
-    fn waits_for(&self) -> &'static str {
-        "the circuit breaker (resilience issue: breaker trip and recovery)"
-    }
 }
 
 /// `rate_limit`: the share of 429s matches what the configured limit implies for the offered
@@ -168,4 +138,4 @@ macro_rules! planned_check {
     )*};
 }
 
-planned_check!(Breaker, RateLimit, Tls, Websocket, Sse);
+planned_check!(RateLimit, Tls, Websocket, Sse);

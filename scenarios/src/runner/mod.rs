@@ -1,6 +1,7 @@
 //! Running a suite: start the topology, measure baselines, drive the phases while the timeline
 //! injects faults, send the probes, tear down, then evaluate every check.
 
+mod breaker_watch;
 mod load;
 mod probe;
 mod timeline;
@@ -9,6 +10,7 @@ mod topology;
 pub use load::{merge_series, run_phase, spec_for};
 pub use topology::{ReloadAnswer, Topology, TopologyError};
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,13 +18,16 @@ use serde::Serialize;
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::checks::Outcome;
+use crate::checks::{CheckSpec, Outcome};
 use crate::data::{PhaseData, RunData};
 use crate::progress::Progress;
 use crate::suite::LoadedSuite;
 
 /// Time factor of `--quick`: every duration and time in a suite is multiplied by it.
 pub const QUICK_SCALE: f64 = 0.5;
+
+/// How long the breaker watcher may outlive the load's planned length.
+const WATCH_SLACK: Duration = Duration::from_secs(30);
 
 /// How to run suites.
 #[derive(Debug, Clone)]
@@ -171,6 +176,7 @@ async fn measure(
         .clone()
         .unwrap_or_else(|| "b0".to_owned());
     let baseline_addr = topo.backend_addr(&baseline_id).unwrap_or(proxy_addr);
+    let watch = watch_target(suite, &topo);
     let topo = Arc::new(Mutex::new(topo));
     let progress = config.progress.clone();
     let result = drive(
@@ -178,6 +184,7 @@ async fn measure(
         &topo,
         proxy_addr,
         baseline_addr,
+        watch,
         &progress,
         &mut data,
     )
@@ -191,11 +198,28 @@ async fn measure(
     }
 }
 
+/// What the breaker watcher samples: only for suites with `breaker` checks and an admin
+/// listener (validation requires one for those checks).
+fn watch_target(suite: &crate::suite::Suite, topo: &Topology) -> Option<breaker_watch::Target> {
+    let wanted = suite
+        .expect
+        .iter()
+        .any(|c| matches!(c, CheckSpec::Breaker(_)));
+    let admin = topo.admin_addr().filter(|_| wanted)?;
+    let ids: HashMap<String, String> = topo
+        .backend_ids()
+        .into_iter()
+        .filter_map(|id| Some((topo.backend_addr(&id)?.to_string(), id)))
+        .collect();
+    Some(breaker_watch::Target { admin, ids })
+}
+
 async fn drive(
     suite: &crate::suite::Suite,
     topo: &Arc<Mutex<Topology>>,
     proxy_addr: std::net::SocketAddr,
     baseline_addr: std::net::SocketAddr,
+    watch: Option<breaker_watch::Target>,
     progress: &Progress,
     data: &mut RunData,
 ) -> Result<(), String> {
@@ -232,6 +256,16 @@ async fn drive(
             ));
         },
     ));
+    // Bounded by the load's length (plus slack) even if the cancel never came.
+    let limit = suite
+        .load
+        .phases
+        .iter()
+        .map(|p| p.length())
+        .sum::<Duration>()
+        + WATCH_SLACK;
+    let watcher =
+        watch.map(|target| tokio::spawn(breaker_watch::run(target, t0, limit, cancel.clone())));
     let mut failure = None;
     for phase in &suite.load.phases {
         progress.stage(&format!("{}: phase {}", suite.name, phase.name));
@@ -257,6 +291,9 @@ async fn drive(
     }
     cancel.cancel();
     data.actions = timeline.await.unwrap_or_default();
+    if let Some(watcher) = watcher {
+        data.breaker_states = watcher.await.unwrap_or_default();
+    }
     if let Some(e) = failure {
         return Err(e);
     }

@@ -132,6 +132,11 @@ impl Topology {
             .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |p| p.first_addr())
     }
 
+    /// The proxy's admin listener, if its config has one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.proxy.as_ref().and_then(|p| p.admin_addr())
+    }
+
     /// A backend's address.
     pub fn backend_addr(&self, id: &str) -> Option<SocketAddr> {
         self.slots.iter().find(|s| s.id == id).map(|s| s.addr)

@@ -1,7 +1,7 @@
 //! The suites shipped in `scenarios/suites/`, embedded so the binary runs from any directory.
 
 /// `(name, YAML)` of every bundled suite, in run order.
-pub const BUNDLED: [(&str, &str); 6] = [
+pub const BUNDLED: [(&str, &str); 7] = [
     ("basic", include_str!("../../suites/basic.yaml")),
     ("round-robin", include_str!("../../suites/round-robin.yaml")),
     (
@@ -12,6 +12,7 @@ pub const BUNDLED: [(&str, &str); 6] = [
         "backend-faults",
         include_str!("../../suites/backend-faults.yaml"),
     ),
+    ("breaker", include_str!("../../suites/breaker.yaml")),
     ("hot-reload", include_str!("../../suites/hot-reload.yaml")),
     ("performance", include_str!("../../suites/performance.yaml")),
 ];

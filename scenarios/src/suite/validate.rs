@@ -1,5 +1,6 @@
 //! Validation of a parsed suite: references resolve, bounds make sense, the proxy config parses,
-//! and features that are not built yet (chaos links, TLS material) are refused clearly.
+//! and features that are not built yet (chaos links, TLS material, planned checks) are refused
+//! clearly.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -225,11 +226,52 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
     if suite.expect.is_empty() {
         return Err(err("expect", "needs at least one check".into()));
     }
+    let has_admin = proxy_admin(&text, &dummy).is_some();
+    let guarded = breaker_backends(&text, &dummy);
     for (i, c) in suite.expect.iter().enumerate() {
-        validate_check(c, suite, &actions, &probes, &ids)
-            .map_err(|e| err(&format!("expect[{i}].{}", c.kind()), e))?;
+        let at = format!("expect[{i}].{}", c.kind());
+        validate_check(c, suite, &actions, &probes, &ids).map_err(|e| err(&at, e))?;
+        if let CheckSpec::Breaker(b) = c {
+            if !has_admin {
+                return Err(err(
+                    &at,
+                    "breaker checks sample `GET /admin/upstreams` while the load runs; add `admin: { bind: \"127.0.0.1:0\" }` to the proxy config (not `enabled: false`)"
+                        .into(),
+                ));
+            }
+            if !guarded.contains(&b.backend) {
+                return Err(err(
+                    &at,
+                    format!(
+                        "backend: `{}` is in no upstream with a `circuit_breaker`; add one to the proxy config",
+                        b.backend
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
+}
+
+/// Ids of the backends that sit in an upstream with a `circuit_breaker`.
+fn breaker_backends(text: &str, backends: &[(String, SocketAddr)]) -> HashSet<String> {
+    let Some(config) = fill_placeholders(text, backends)
+        .ok()
+        .and_then(|t| proxy::config::from_yaml_str(&t).ok())
+    else {
+        return HashSet::new();
+    };
+    let guarded: HashSet<String> = config
+        .upstreams
+        .iter()
+        .filter(|u| u.circuit_breaker.is_some())
+        .flat_map(|u| u.backends.iter().map(|b| b.address.to_string()))
+        .collect();
+    backends
+        .iter()
+        .filter(|(_, a)| guarded.contains(&a.to_string()))
+        .map(|(id, _)| id.clone())
+        .collect()
 }
 
 /// The admin address of a proxy config, if it parses and has one.
@@ -356,6 +398,14 @@ fn validate_check(
             }
             _ => {}
         },
+        CheckSpec::Breaker(b) => {
+            let timed: Vec<(String, std::time::Duration)> = actions
+                .iter()
+                .cloned()
+                .zip(suite.timeline.iter().map(|a| a.at))
+                .collect();
+            b.validate(&timed, ids)?;
+        }
         CheckSpec::Probe(p) if !probes.contains(p.probe.as_str()) => {
             return Err(format!("probe: no probe `{}` in `probes`", p.probe));
         }

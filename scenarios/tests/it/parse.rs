@@ -111,10 +111,6 @@ fn fixed_ports_and_unknown_backends_are_refused() {
 fn checks_for_later_features_parse_and_are_refused_naming_the_feature() {
     let cases = [
         (
-            "breaker: { backend: b1, after: kill, opens_within: 2s, recovery: kill, closes_within: 5s }",
-            "circuit breaker",
-        ),
-        (
             "rate_limit: { limit: 100, tolerance: 0.1, phase: main }",
             "rate limiting",
         ),
@@ -144,6 +140,38 @@ fn checks_for_later_features_parse_and_are_refused_naming_the_feature() {
         "breaker: { backend: b1, after: kill, opens_in: 2s }",
     );
     assert!(e.message.contains("opens_in"), "{e}");
+}
+
+#[test]
+fn breaker_checks_need_admin_a_breaker_and_sound_fields() {
+    let check = "breaker: { backend: b1, after: kill, opens_within: 1s }";
+    let guarded = |text: &str| {
+        text.replace(
+            "upstreams: { api: { backends: ${backends} } }",
+            "upstreams: { api: { backends: ${backends}, circuit_breaker: {} } }",
+        )
+    };
+    let load = |text: &str| LoadedSuite::from_str(text, "b.yaml", Path::new("."));
+    let good = guarded(&GOOD.replace("error_rate: { max: 0.5, window: { after: kill } }", check));
+    load(&good).expect("a breaker check with admin and a breaker is valid");
+    let no_admin = good.replace(
+        "admin: { bind: \"127.0.0.1:0\" }",
+        "admin: { enabled: false }",
+    );
+    let e = load(&no_admin).expect_err("no admin");
+    assert_eq!(e.path, "expect[0].breaker", "{e}");
+    assert!(e.message.contains("add `admin:"), "{e}");
+    let e = broken("error_rate: { max: 0.5, window: { after: kill } }", check);
+    assert!(
+        e.message.contains("no upstream with a `circuit_breaker`"),
+        "{e}"
+    );
+    let never = good.replace(
+        check,
+        "breaker: { backend: b0, never_opens: true, after: kill }",
+    );
+    let e = load(&never).expect_err("never_opens takes no after");
+    assert!(e.message.starts_with("after: "), "{e}");
 }
 
 #[test]
