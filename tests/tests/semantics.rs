@@ -29,8 +29,8 @@ fn slow_body(chunks: usize, gap: Duration) -> reqwest::Body {
     reqwest::Body::wrap_stream(stream)
 }
 
-#[tokio::test]
-async fn an_upload_slower_than_the_head_deadline_succeeds() {
+/// A test backend behind a proxy whose `response_header` deadline is 300 ms.
+async fn behind_a_300ms_head_deadline() -> (TestBackend, proxy::ProxyHandle) {
     let backend = TestBackend::start("a").await;
     let upstreams = upstream_yaml(
         "api",
@@ -39,18 +39,34 @@ async fn an_upload_slower_than_the_head_deadline_succeeds() {
     );
     let routes = "  - { match: { path_prefix: / }, upstream: api }\n";
     let proxy = start(&config_with(&upstreams, routes, "")).await;
-    // Eight pieces 100 ms apart: the upload takes well over the 300 ms head deadline.
+    (backend, proxy)
+}
+
+/// POSTs `chunks` KiB to `path`, 100 ms apart; returns the answer and how long it took.
+async fn slow_post(
+    proxy: &proxy::ProxyHandle,
+    path: &str,
+    chunks: usize,
+) -> (reqwest::Response, Duration) {
     let started = Instant::now();
     let resp = within(
         "slow upload",
         reqwest::Client::new()
-            .post(format!("{}/upload", base_url(&proxy)))
-            .body(slow_body(8, Duration::from_millis(100)))
+            .post(format!("{}{path}", base_url(proxy)))
+            .body(slow_body(chunks, Duration::from_millis(100)))
             .send(),
     )
     .await
     .unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(800));
+    (resp, started.elapsed())
+}
+
+#[tokio::test]
+async fn an_upload_slower_than_the_head_deadline_succeeds() {
+    let (_backend, proxy) = behind_a_300ms_head_deadline().await;
+    // Eight pieces 100 ms apart: the upload takes well over the 300 ms head deadline.
+    let (resp, took) = slow_post(&proxy, "/upload", 8).await;
+    assert!(took >= Duration::from_millis(800));
     assert_eq!(resp.status(), StatusCode::OK);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["len"], 8 * 1024);
@@ -58,27 +74,11 @@ async fn an_upload_slower_than_the_head_deadline_succeeds() {
 
 #[tokio::test]
 async fn a_backend_silent_past_the_deadline_after_the_upload_is_504() {
-    let backend = TestBackend::start("a").await;
-    let upstreams = upstream_yaml(
-        "api",
-        &[backend.addr()],
-        "timeouts: { response_header: 300ms }",
-    );
-    let routes = "  - { match: { path_prefix: / }, upstream: api }\n";
-    let proxy = start(&config_with(&upstreams, routes, "")).await;
-    let started = Instant::now();
-    let resp = within(
-        "silent backend",
-        reqwest::Client::new()
-            .post(format!("{}/sleep/60000", base_url(&proxy)))
-            .body(slow_body(5, Duration::from_millis(100)))
-            .send(),
-    )
-    .await
-    .unwrap();
+    let (_backend, proxy) = behind_a_300ms_head_deadline().await;
+    let (resp, took) = slow_post(&proxy, "/sleep/60000", 5).await;
     assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
     // The deadline ran from the end of the ~500 ms upload, not from its start.
-    assert!(started.elapsed() >= Duration::from_millis(800));
+    assert!(took >= Duration::from_millis(800));
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["code"], "upstream_timeout");
 }
