@@ -238,7 +238,9 @@ pub(crate) async fn forward<'a>(
                 .failures
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        tried.push(Arc::clone(&backend));
+        if attempt < attempts {
+            tried.push(Arc::clone(&backend));
+        }
 
         // Retry?
         let retry_now = match (retry, parts_slot.as_ref()) {
