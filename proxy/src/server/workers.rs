@@ -12,12 +12,17 @@ use tokio_util::sync::CancellationToken;
 
 /// Binds `count` sockets to `addr` with SO_REUSEPORT; port 0 is resolved by the first bind
 /// and reused by the rest.
+///
+/// SO_REUSEPORT would also let a second process (a second Rampart started by mistake) join
+/// the group and silently take a share of the traffic. So the port is first claimed by a
+/// probe socket *without* SO_REUSEPORT: if anything holds the port, that bind fails with
+/// "address in use"; the probe is closed and the workers' group binds the port it found free.
 pub(crate) fn bind_group(
     addr: SocketAddr,
     count: usize,
 ) -> std::io::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
+    let mut bound = exclusive_probe(addr)?;
     let mut sockets = Vec::with_capacity(count);
-    let mut bound = addr;
     for _ in 0..count.max(1) {
         let socket = Socket::new(
             Domain::for_address(bound),
@@ -35,6 +40,20 @@ pub(crate) fn bind_group(
         sockets.push(listener);
     }
     Ok((bound, sockets))
+}
+
+/// Binds `addr` once without SO_REUSEPORT and returns the address it got (the real port for
+/// port 0); fails with `AddrInUse` when another socket, ours or another process's, holds it.
+fn exclusive_probe(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // SO_REUSEADDR only lets a port in TIME_WAIT be bound again; it does not share a listener.
+    probe.set_reuse_address(true)?;
+    probe.bind(&addr.into())?;
+    let got = probe
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| std::io::Error::other("bound socket has no IP address"))?;
+    Ok(got)
 }
 
 /// Starts worker thread `index` serving `listeners`; the receiver fires when it has drained.
