@@ -119,16 +119,6 @@ impl Upstream {
             .and_then(|b| b.as_ref().map(|(cb, _)| cb))
     }
 
-    /// The breaker of this backend (by identity), if any.
-    pub fn breaker_of(&self, backend: &Backend) -> Option<&Arc<CircuitBreaker>> {
-        self.config.circuit_breaker.as_ref()?;
-        let i = self
-            .backends
-            .iter()
-            .position(|b| std::ptr::eq(&**b, backend))?;
-        self.breaker(i)
-    }
-
     /// The transition counts of backend `i`'s breaker, if any.
     pub fn breaker_log(&self, i: usize) -> Option<&Arc<TransitionLog>> {
         self.breakers
@@ -158,18 +148,32 @@ impl Upstream {
         ctx: &PickContext<'_>,
         admit: impl Fn(&Backend) -> bool,
     ) -> Option<Arc<Backend>> {
+        self.pick_slot(ctx, admit).map(|(_, b)| b)
+    }
+
+    /// As [`Upstream::pick_where`], with the backend's index (for its breaker).
+    ///
+    /// One predicate decides eligibility: healthy now, its circuit breaker (if any) permits a
+    /// call, and `admit` agrees.
+    pub fn pick_slot(
+        &self,
+        ctx: &PickContext<'_>,
+        admit: impl Fn(&Backend) -> bool,
+    ) -> Option<(usize, Arc<Backend>)> {
         let now = clock::now();
         let eligible = |i: usize| {
-            self.backends
-                .get(i)
-                .is_some_and(|b| b.health.is_healthy(now) && admit(b))
+            self.backends.get(i).is_some_and(|b| {
+                b.health.is_healthy(now)
+                    && self.breaker(i).is_none_or(|cb| cb.would_permit(now))
+                    && admit(b)
+            })
         };
         // Every strategy returns only indices `eligible` admitted (property-tested in
         // `balance::tests`); health may change a moment later, which no check here could stop.
         let i = self.balancer.pick(&self.backends, &eligible, ctx)?;
         let backend = self.backends.get(i)?;
         backend.selections.fetch_add(1, Ordering::Relaxed);
-        Some(Arc::clone(backend))
+        Some((i, Arc::clone(backend)))
     }
 
     /// Records how a request to `backend` ended: the latency feeds its EWMA, the outcome its

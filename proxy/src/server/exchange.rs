@@ -116,34 +116,32 @@ pub(crate) async fn forward<'a>(
     let mut last_error = None;
     for attempt in 1..=attempts {
         let now = clock::now();
-        let parts_ref = parts_slot
-            .as_ref()
-            .expect("parts are kept until the last attempt");
+        let Some(parts_ref) = parts_slot.as_ref() else {
+            break; // the last attempt took the head; the loop ends with it
+        };
         let ctx = PickContext {
             client_ip: client.ip,
             path: parts_ref.uri.path(),
             headers: &parts_ref.headers,
         };
-        let permitted = |b: &Backend| upstream.breaker_of(b).is_none_or(|cb| cb.would_permit(now));
-        // Prefer a backend not tried yet; fall back to any permitted one.
-        let picked = upstream
-            .pick_where(&ctx, |b| {
-                permitted(b) && !tried.iter().any(|t| std::ptr::eq(&**t, b))
-            })
-            .or_else(|| {
-                (!tried.is_empty())
-                    .then(|| upstream.pick_where(&ctx, permitted))
-                    .flatten()
-            });
-        let Some(backend) = picked else {
+        // Prefer a backend not tried yet; fall back to any eligible one. Health and the
+        // breakers' permission are part of the upstream's own eligibility predicate.
+        let untried = |b: &Backend| !tried.iter().any(|t| std::ptr::eq(&**t, b));
+        let picked = upstream.pick_slot(&ctx, untried).or_else(|| {
+            (!tried.is_empty())
+                .then(|| upstream.pick_slot(&ctx, |_| true))
+                .flatten()
+        });
+        let Some((index, backend)) = picked else {
             if let Some(e) = last_error {
                 return Err(NotForwarded::Failed(e));
             }
             let healthy = upstream.backends.iter().any(|b| b.health.is_healthy(now));
+            let Some(parts) = parts_slot.take() else {
+                break;
+            };
             let unsent = Outgoing {
-                parts: parts_slot
-                    .take()
-                    .expect("parts are kept until the last attempt"),
+                parts,
                 body: match (body.take(), replay) {
                     (Some(b), _) => ClientBody::Stream(b),
                     (None, kept) => ClientBody::Kept(kept.unwrap_or_default()),
@@ -157,7 +155,7 @@ pub(crate) async fn forward<'a>(
                 unsent: Box::new(unsent),
             });
         };
-        let guard = match upstream.breaker_of(&backend) {
+        let guard = match upstream.breaker(index) {
             Some(cb) => match cb.acquire_guarded(now) {
                 Ok(g) => Some(g),
                 // Lost the race for the last half-open probe: this attempt picks again.
@@ -167,12 +165,13 @@ pub(crate) async fn forward<'a>(
         };
 
         // Build this attempt's request: the last one takes the client's head, earlier ones a copy.
-        let mut p = if attempt == attempts {
-            parts_slot
-                .take()
-                .expect("parts are kept until the last attempt")
+        let head = if attempt == attempts {
+            parts_slot.take()
         } else {
-            clone_head(parts_ref)
+            Some(clone_head(parts_ref))
+        };
+        let Some(mut p) = head else {
+            break;
         };
         let target = Target {
             backend: &backend.address,
