@@ -148,18 +148,7 @@ mod tests {
     use crate::config::*;
 
     fn config(fallback: &str) -> Result<Config, ConfigError> {
-        from_yaml_str(&format!(
-            r#"
-listeners: [{{ name: http, bind: "127.0.0.1:0" }}]
-upstreams:
-  api:
-    backends: [{{ address: "127.0.0.1:9001" }}]
-    fallback: {fallback}
-  spare:
-    backends: [{{ address: "127.0.0.1:9002" }}]
-routes: [{{ upstream: api }}]
-"#
-        ))
+        crate::config::testing::with_api(&format!("fallback: {fallback}"))
     }
 
     fn paths(fallback: &str) -> Vec<String> {

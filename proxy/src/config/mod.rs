@@ -96,4 +96,6 @@ fn extract(figment: Figment) -> Result<Config, ConfigError> {
 }
 
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;

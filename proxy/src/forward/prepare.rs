@@ -46,7 +46,7 @@ pub struct Target<'a> {
     /// The backend's `host:port`.
     pub backend: &'a Authority,
     /// Path (already stripped of a route prefix if configured) and query.
-    pub path_and_query: String,
+    pub path_and_query: &'a str,
     /// The `Host` to send: the client's, or the backend's when absent or not preserved.
     pub host: Option<&'a str>,
     /// The request id to send.
@@ -60,7 +60,7 @@ pub fn upstream_request(
     client: &ClientSide<'_>,
     config: &HeaderConfig,
 ) -> Result<(), ProxyError> {
-    let pq = PathAndQuery::try_from(target.path_and_query.as_str())
+    let pq = PathAndQuery::try_from(target.path_and_query)
         .map_err(|_| ProxyError::BadRequest("request target cannot be forwarded"))?;
     parts.uri = Uri::builder()
         .scheme(Scheme::HTTP)

@@ -175,7 +175,7 @@ pub(crate) async fn forward<'a>(
         };
         let target = Target {
             backend: &backend.address,
-            path_and_query: path_and_query.clone(),
+            path_and_query: &path_and_query,
             host,
             request_id: &record.request_id,
         };

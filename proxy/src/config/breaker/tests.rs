@@ -1,17 +1,8 @@
 use crate::config::*;
 use std::time::Duration;
 
-fn config(breaker: &str) -> Result<Config, ConfigError> {
-    from_yaml_str(&format!(
-        r#"
-listeners: [{{ name: http, bind: "127.0.0.1:0" }}]
-upstreams:
-  api:
-    backends: [{{ address: "127.0.0.1:9001" }}]
-    circuit_breaker: {breaker}
-routes: [{{ upstream: api }}]
-"#
-    ))
+fn config(text: &str) -> Result<Config, ConfigError> {
+    super::super::testing::with_api(&format!("circuit_breaker: {text}"))
 }
 
 fn breaker(text: &str) -> BreakerConfig {

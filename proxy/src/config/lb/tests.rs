@@ -1,21 +1,8 @@
 use crate::config::*;
 use std::time::Duration;
 
-fn yaml(upstream: &str) -> String {
-    format!(
-        r#"
-listeners: [{{ name: http, bind: "127.0.0.1:0" }}]
-upstreams:
-  api:
-    backends: [{{ address: "127.0.0.1:9001" }}]
-    {upstream}
-routes: [{{ upstream: api }}]
-"#
-    )
-}
-
 fn api(upstream: &str) -> UpstreamConfig {
-    from_yaml_str(&yaml(upstream))
+    super::super::testing::with_api(upstream)
         .unwrap()
         .upstream("api")
         .unwrap()
@@ -23,7 +10,9 @@ fn api(upstream: &str) -> UpstreamConfig {
 }
 
 fn issues(upstream: &str) -> Vec<Issue> {
-    from_yaml_str(&yaml(upstream)).unwrap_err().issues
+    super::super::testing::with_api(upstream)
+        .unwrap_err()
+        .issues
 }
 
 #[test]
@@ -47,7 +36,7 @@ fn every_strategy_name_parses() {
     ] {
         assert_eq!(api(&format!("strategy: {name}")).strategy, s);
     }
-    let err = from_yaml_str(&yaml("strategy: fastest")).unwrap_err();
+    let err = super::super::testing::with_api("strategy: fastest").unwrap_err();
     assert!(err.to_string().contains("p2c_ewma"), "{err}");
 }
 
@@ -143,9 +132,9 @@ fn passive_health_ranges_are_checked() {
             "{body}"
         );
     }
-    let err = from_yaml_str(&yaml("passive_health: { on: [4xx] }")).unwrap_err();
+    let err = super::super::testing::with_api("passive_health: { on: [4xx] }").unwrap_err();
     assert!(err.to_string().contains("connect_error"), "{err}");
-    let err = from_yaml_str(&yaml("passive_health: { threshold: 3 }")).unwrap_err();
+    let err = super::super::testing::with_api("passive_health: { threshold: 3 }").unwrap_err();
     assert!(err.issues[0].path.contains("passive_health"), "{err}");
 }
 

@@ -1,17 +1,8 @@
 use crate::config::*;
 use std::time::Duration;
 
-fn config(retries: &str) -> Result<Config, ConfigError> {
-    from_yaml_str(&format!(
-        r#"
-listeners: [{{ name: http, bind: "127.0.0.1:0" }}]
-upstreams:
-  api:
-    backends: [{{ address: "127.0.0.1:9001" }}]
-    retries: {retries}
-routes: [{{ upstream: api }}]
-"#
-    ))
+fn config(text: &str) -> Result<Config, ConfigError> {
+    super::super::testing::with_api(&format!("retries: {text}"))
 }
 
 fn retries(text: &str) -> RetryConfig {
