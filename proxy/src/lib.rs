@@ -28,6 +28,7 @@ pub mod health;
 pub mod observe;
 pub mod resilience;
 pub mod route;
+pub mod security;
 pub mod server;
 pub mod upstream;
 

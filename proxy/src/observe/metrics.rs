@@ -61,6 +61,15 @@ pub struct Metrics {
     pub retry_budget_exhausted: Family<UpstreamLabels, Counter>,
     /// Fallback responses, by upstream.
     pub fallbacks: Family<UpstreamLabels, Counter>,
+    /// Requests (or connections) the proxy refused itself, by reason.
+    pub rejected: Family<ReasonLabels, Counter>,
+    /// Requests refused by a route's rate limit, by route.
+    pub rate_limited: Family<RouteLabels, Counter>,
+    /// Requests or connections refused by an IP filter, by listener and route (`""` when the
+    /// listener's filter refused it before any route was known).
+    pub ip_denied: Family<IpDeniedLabels, Counter>,
+    /// The sampled log of rejections.
+    pub reject_log: crate::security::RejectLog,
     backends: super::backends::BackendCollector,
 }
 
@@ -71,6 +80,23 @@ pub struct RetryLabels {
     pub upstream: String,
     /// `retried` or `budget_exhausted`.
     pub outcome: String,
+}
+
+/// Labels of the rejection counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Why: the JSON `code` of the answer (`ip_denied`, `rate_limited`, `bad_request`, ...) or
+    /// a connection-level reason (`connection_limit`, `tls_handshake`, `header_timeout`).
+    pub reason: &'static str,
+}
+
+/// Labels of the IP-filter counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IpDeniedLabels {
+    /// Listener name.
+    pub listener: String,
+    /// Route name, empty when the listener's own filter refused the connection.
+    pub route: String,
 }
 
 /// An upstream label alone.
@@ -148,6 +174,24 @@ impl Metrics {
             "Requests answered by the upstream's fallback",
             fallbacks.clone(),
         );
+        let rejected = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "requests_rejected",
+            "Requests and connections the proxy refused itself, by reason",
+            rejected.clone(),
+        );
+        let rate_limited = Family::<RouteLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused by a route's rate limit",
+            rate_limited.clone(),
+        );
+        let ip_denied = Family::<IpDeniedLabels, Counter>::default();
+        registry.register(
+            "ip_denied",
+            "Requests or connections refused by an IP filter",
+            ip_denied.clone(),
+        );
         let backends = super::backends::BackendCollector::default();
         registry.register_collector(Box::new(backends.clone()));
         Self {
@@ -161,6 +205,10 @@ impl Metrics {
             retries,
             retry_budget_exhausted,
             fallbacks,
+            rejected,
+            rate_limited,
+            ip_denied,
+            reject_log: crate::security::RejectLog::default(),
             backends,
         }
     }
@@ -203,6 +251,13 @@ impl Metrics {
             upstream: upstream.to_owned(),
         };
         self.fallbacks.get_or_create(&labels).inc();
+    }
+
+    /// Counts one request or connection the proxy refused itself, and logs it, sampled (see
+    /// [`crate::security::RejectLog`]).
+    pub fn rejected(&self, reason: &'static str, client: std::net::IpAddr, detail: &str) {
+        self.rejected.get_or_create(&ReasonLabels { reason }).inc();
+        self.reject_log.log(reason, client, detail);
     }
 
     /// Counts a reload attempt.

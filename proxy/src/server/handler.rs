@@ -22,6 +22,13 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnInfo {
     pub(crate) client: SocketAddr,
+    /// The listener's index in `listeners` of the config the proxy started with (listeners are
+    /// bound once; a reload that changes them applies only on restart).
+    #[expect(
+        dead_code,
+        reason = "read by the listener's IP filter and TLS settings, next"
+    )]
+    pub(crate) listener: usize,
     /// The worker thread serving the connection.
     pub(crate) worker: usize,
     pub(crate) proto: &'static str,

@@ -36,6 +36,7 @@ pub(crate) async fn run(
     stop: CancellationToken,
     drain: Duration,
     worker: usize,
+    index: usize,
 ) {
     let builder = builder(&shared);
     let graceful = GracefulShutdown::new();
@@ -58,6 +59,7 @@ pub(crate) async fn run(
         let _ = stream.set_nodelay(true);
         let info = ConnInfo {
             client,
+            listener: index,
             proto: "http",
             worker,
         };

@@ -73,7 +73,7 @@ pub(crate) fn spawn(
         .spawn(move || {
             runtime.block_on(async move {
                 let mut serving = Vec::with_capacity(listeners.len());
-                for std_listener in listeners {
+                for (listener_index, std_listener) in listeners.into_iter().enumerate() {
                     match tokio::net::TcpListener::from_std(std_listener) {
                         Ok(l) => serving.push(tokio::spawn(listener::run(
                             l,
@@ -81,6 +81,7 @@ pub(crate) fn spawn(
                             stop.clone(),
                             drain,
                             index,
+                            listener_index,
                         ))),
                         Err(e) => {
                             tracing::error!(worker = index, error = %e, "cannot register listener")
