@@ -77,6 +77,19 @@ struct Cli {
     /// Accept any server certificate.
     #[arg(long)]
     insecure: bool,
+    /// TLS server name (SNI and verification) if it differs from the URL host.
+    #[arg(long)]
+    server_name: Option<String>,
+    /// Client certificate chain (PEM) for mutual TLS; needs --key-file.
+    #[arg(long, requires = "key_file")]
+    cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, requires = "cert")]
+    key_file: Option<PathBuf>,
+    /// Local address to connect from, repeatable; connections take them in turn
+    /// (e.g. --source-ip 127.0.0.2 --source-ip 127.0.0.3).
+    #[arg(long = "source-ip")]
+    source_ips: Vec<std::net::IpAddr>,
     /// Load the whole LoadSpec from a YAML or JSON file (`.json` or a leading `{` means JSON);
     /// every other load flag is ignored, only --json and --series still apply.
     #[arg(long)]
@@ -159,8 +172,11 @@ impl Cli {
             tls: TlsSpec {
                 ca_file: self.ca.clone(),
                 insecure: self.insecure,
-                server_name: None,
+                server_name: self.server_name.clone(),
+                client_cert: self.cert.clone(),
+                client_key: self.key_file.clone(),
             },
+            source_ips: self.source_ips.clone(),
             ws_message: self.ws_message.clone(),
             ..LoadSpec::new(url)
         })

@@ -8,6 +8,7 @@ use http::{HeaderName, Uri};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 
+use crate::proto::conn::Sources;
 use crate::proto::h1fast::Wire;
 use crate::request::Templates;
 use crate::schedule::Schedule;
@@ -42,6 +43,8 @@ pub(crate) struct Target {
     pub(crate) addr: String,
     pub(crate) tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
     pub(crate) uri: Uri,
+    /// Local addresses connections are made from, in turn.
+    pub(crate) sources: Arc<Sources>,
 }
 
 /// A validated spec.
@@ -175,7 +178,12 @@ impl Plan {
             })
             .transpose()?;
         Ok(Self {
-            target: Target { addr, tls, uri },
+            target: Target {
+                addr,
+                tls,
+                uri,
+                sources: Arc::new(Sources::new(spec.source_ips.clone())),
+            },
             protocol: spec.protocol,
             duration: schedule.as_ref().map(Schedule::duration).or(spec.duration),
             schedule,

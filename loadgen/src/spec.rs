@@ -4,6 +4,7 @@
 //! file can embed it; [`crate::run`] validates it into a runnable plan.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -54,6 +55,10 @@ pub struct LoadSpec {
     /// TLS settings for `https://` and `wss://`.
     #[serde(default)]
     pub tls: TlsSpec,
+    /// Local addresses to connect from, one per connection in turn (round-robin), bound
+    /// before connect (e.g. `127.0.0.2`, `127.0.0.3`); empty: the system picks.
+    #[serde(default)]
+    pub source_ips: Vec<IpAddr>,
     /// WebSocket: text message sent per round trip (default `"ping"`).
     #[serde(default)]
     pub ws_message: Option<String>,
@@ -77,6 +82,7 @@ impl LoadSpec {
             key: None,
             group_by_header: None,
             tls: TlsSpec::default(),
+            source_ips: Vec::new(),
             ws_message: None,
         }
     }
@@ -190,6 +196,12 @@ pub struct TlsSpec {
     /// SNI / verification name if it differs from the URL host.
     #[serde(default)]
     pub server_name: Option<String>,
+    /// Client certificate chain (PEM) for mutual TLS; needs `client_key`.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
 }
 
 fn default_connections() -> usize {

@@ -1,12 +1,14 @@
-//! rustls client configuration (ring provider): custom CA file or `insecure`.
+//! rustls client configuration (ring provider): custom CA file or `insecure`, and an optional
+//! client certificate for mutual TLS.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::plan::SpecError;
 use crate::spec::{Protocol, TlsSpec};
@@ -20,11 +22,10 @@ pub(crate) fn client_config(
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| SpecError::new("tls", e))?;
-    let mut config = if tls.insecure {
+    let builder = if tls.insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth()
     } else {
         let path = tls.ca_file.as_ref().ok_or_else(|| {
             SpecError::new(
@@ -44,7 +45,28 @@ pub(crate) fn client_config(
         if roots.is_empty() {
             return Err(SpecError::new("tls.ca_file", "no certificates in file"));
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match (&tls.client_cert, &tls.client_key) {
+        (None, None) => builder.with_no_client_auth(),
+        (Some(cert), Some(key)) => {
+            let (chain, key) = client_identity(cert, key)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| SpecError::new("tls.client_key", e))?
+        }
+        (Some(_), None) => {
+            return Err(SpecError::new(
+                "tls.client_key",
+                "a client certificate needs its key (PEM)",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(SpecError::new(
+                "tls.client_cert",
+                "a client key needs its certificate (PEM)",
+            ));
+        }
     };
     config.alpn_protocols = match protocol {
         Protocol::Http2 => vec![b"h2".to_vec()],
@@ -52,6 +74,25 @@ pub(crate) fn client_config(
         Protocol::Ws => Vec::new(),
     };
     Ok(Arc::new(config))
+}
+
+/// Reads a client certificate chain and its private key from PEM files.
+fn client_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), SpecError> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| SpecError::new("tls.client_cert", format!("{}: {e}", cert.display())))?;
+    if chain.is_empty() {
+        return Err(SpecError::new(
+            "tls.client_cert",
+            format!("{}: no certificates in file", cert.display()),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| SpecError::new("tls.client_key", format!("{}: {e}", key.display())))?;
+    Ok((chain, key))
 }
 
 /// Accepts any certificate but still checks handshake signatures.

@@ -6,3 +6,4 @@ mod http;
 mod open;
 mod protocols;
 mod schema;
+mod security;

@@ -49,6 +49,7 @@ async fn tls_with_a_custom_ca_and_alpn() {
                 ca_file: Some(ca_file.clone()),
                 server_name: Some("localhost".into()),
                 insecure: false,
+                ..TlsSpec::default()
             },
             ..LoadSpec::new(format!("https://{addr}/"))
         };
@@ -66,6 +67,7 @@ async fn tls_with_a_custom_ca_and_alpn() {
             ca_file: Some(other),
             server_name: Some("localhost".into()),
             insecure: false,
+            ..TlsSpec::default()
         },
         ..LoadSpec::new(format!("https://{addr}/"))
     };
