@@ -1,11 +1,14 @@
 //! What a suite run measured, in the shape checks read: phase reports, baselines, the
-//! per-second timeline series, the actions as they happened, probe results and the sampled
-//! circuit-breaker states.
+//! per-second timeline series, the actions as they happened, probe results, the sampled
+//! circuit-breaker states, the runner's TLS handshakes and the backends' request counters.
 
 use std::collections::BTreeMap;
 
 use loadgen::{Report, SecondSample};
+use mock_backends::StatsSnapshot;
 use serde::Serialize;
+
+use crate::tls::TlsObservation;
 
 /// Everything measured in one suite run.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -25,6 +28,10 @@ pub struct RunData {
     /// Circuit-breaker states per backend id, as `(seconds since the first phase, state)`:
     /// the first sample and every change (sampled only for suites with `breaker` checks).
     pub breaker_states: BTreeMap<String, Vec<(f64, String)>>,
+    /// The runner's TLS handshakes per `tls` check (by [`crate::checks::Tls::key`]).
+    pub tls: BTreeMap<String, TlsObservation>,
+    /// Each backend's request counters at the end of the run (killed backends: as restarted).
+    pub backend_stats: BTreeMap<String, StatsSnapshot>,
 }
 
 /// One proxy phase's report and where it sits on the timeline.
@@ -76,6 +83,12 @@ pub struct ProbeResult {
     pub first_byte_ms: Option<f64>,
     /// Milliseconds from sending the request to the end of the body.
     pub total_ms: Option<f64>,
+    /// Response headers (names lower-case; a repeated header keeps its last value).
+    pub headers: BTreeMap<String, String>,
+    /// Raw probes: the server closed the connection (EOF or reset) within the wait.
+    pub closed: Option<bool>,
+    /// Raw probes: how many responses came back on the connection.
+    pub responses: Option<usize>,
 }
 
 impl RunData {

@@ -119,6 +119,9 @@ pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> Result<Report,
         requests: Vec::new(),
         timeout: Some(Duration::from_secs(2)),
         baseline: false,
+        listener: None,
+        tls: None,
+        source_ips: Vec::new(),
     };
     let topo = Arc::new(Mutex::new(topo));
     let faults = {

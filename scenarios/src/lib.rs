@@ -19,6 +19,8 @@ pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod suite;
+pub mod tls;
+pub mod wire;
 
 pub use checks::{Check, CheckSpec, Outcome};
 pub use data::RunData;

@@ -61,7 +61,11 @@ fn mtls() -> Mtls {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
     std::fs::write(dir.path().join("client.pem"), client_cert.pem()).unwrap();
-    std::fs::write(dir.path().join("client-key.pem"), client_key.serialize_pem()).unwrap();
+    std::fs::write(
+        dir.path().join("client-key.pem"),
+        client_key.serialize_pem(),
+    )
+    .unwrap();
     Mtls {
         dir,
         server: Arc::new(server),

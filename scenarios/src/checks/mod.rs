@@ -1,29 +1,35 @@
 //! Checks: what a suite expects. One small trait, one file per kind, side by side.
 //!
 //! Each kind is a variant of [`CheckSpec`] (the YAML key, e.g. `- error_rate: { max: 0.01 }`)
-//! and implements [`Check`]. The kinds for later features (429 share, TLS handshake, WS echo,
-//! SSE exactly-once) are already variants with their fields (`planned.rs`); validation refuses
-//! them, naming the feature they wait for, until it lands.
+//! and implements [`Check`]. The kinds for later features (WS echo, SSE exactly-once) are
+//! already variants with their fields (`planned.rs`); validation refuses them, naming the
+//! feature they wait for, until it lands.
 
+mod backend_requests;
 mod breaker;
 mod distribution;
 mod error_rate;
 mod latency;
 mod planned;
 mod probe;
+mod rate_limit;
 mod scope;
 mod status_share;
 mod throughput;
+mod tls;
 
+pub use backend_requests::BackendRequests;
 pub use breaker::Breaker;
 pub use distribution::Distribution;
 pub use error_rate::ErrorRate;
 pub use latency::{Latency, Percentile};
-pub use planned::{Planned, RateLimit, Sse, Tls, Websocket};
+pub use planned::{Planned, Sse, Websocket};
 pub use probe::{ProbeCheck, Verify};
+pub use rate_limit::{RATE_LIMIT_HEADERS, RateLimit};
 pub use scope::{Aggregate, Window, aggregate, seconds_in};
 pub use status_share::StatusShare;
 pub use throughput::Throughput;
+pub use tls::Tls;
 
 use serde::{Deserialize, Serialize};
 
@@ -81,10 +87,12 @@ pub enum CheckSpec {
     Probe(ProbeCheck),
     /// A backend's breaker opens after a fault and closes after recovery, or never opens.
     Breaker(Breaker),
-    /// The 429 share matches the configured rate limit (not built yet).
+    /// The 429 share matches the configured rate limit; 429s carry the rate-limit headers.
     RateLimit(RateLimit),
-    /// TLS handshakes succeed with the generated CA and fail without it (not built yet).
+    /// TLS handshakes: the right certificate per SNI name, bad CAs and client certs refused.
     Tls(Tls),
+    /// Requests for one path that reached the backends (e.g. a smuggled one: never).
+    BackendRequests(BackendRequests),
     /// WebSocket echo count and close codes (not built yet).
     Websocket(Websocket),
     /// SSE events exactly once, in order, across a failover (not built yet).
@@ -104,6 +112,7 @@ impl CheckSpec {
             CheckSpec::Breaker(c) => c,
             CheckSpec::RateLimit(c) => c,
             CheckSpec::Tls(c) => c,
+            CheckSpec::BackendRequests(c) => c,
             CheckSpec::Websocket(c) => c,
             CheckSpec::Sse(c) => c,
         }
@@ -112,8 +121,6 @@ impl CheckSpec {
     /// For a kind whose feature is not built yet: what it waits for.
     pub fn planned(&self) -> Option<&dyn Planned> {
         match self {
-            CheckSpec::RateLimit(c) => Some(c),
-            CheckSpec::Tls(c) => Some(c),
             CheckSpec::Websocket(c) => Some(c),
             CheckSpec::Sse(c) => Some(c),
             _ => None,
@@ -132,6 +139,7 @@ impl CheckSpec {
             CheckSpec::Breaker(_) => "breaker",
             CheckSpec::RateLimit(_) => "rate_limit",
             CheckSpec::Tls(_) => "tls",
+            CheckSpec::BackendRequests(_) => "backend_requests",
             CheckSpec::Websocket(_) => "websocket",
             CheckSpec::Sse(_) => "sse",
         }
@@ -148,7 +156,10 @@ impl CheckSpec {
             CheckSpec::RateLimit(c) => (c.phase.as_deref(), c.window.as_ref()),
             CheckSpec::Websocket(c) => (Some(c.phase.as_str()), None),
             CheckSpec::Sse(c) => (Some(c.phase.as_str()), None),
-            CheckSpec::Probe(_) | CheckSpec::Breaker(_) | CheckSpec::Tls(_) => (None, None),
+            CheckSpec::Probe(_)
+            | CheckSpec::Breaker(_)
+            | CheckSpec::Tls(_)
+            | CheckSpec::BackendRequests(_) => (None, None),
         }
     }
 
@@ -177,6 +188,7 @@ impl CheckSpec {
             CheckSpec::Breaker(c) => c.name.as_deref().or(Some(c.backend.as_str())),
             CheckSpec::RateLimit(c) => c.name.as_deref(),
             CheckSpec::Tls(c) => c.name.as_deref().or(Some(c.server_name.as_str())),
+            CheckSpec::BackendRequests(c) => c.name.as_deref().or(Some(c.path.as_str())),
             CheckSpec::Websocket(c) => c.name.as_deref(),
             CheckSpec::Sse(c) => c.name.as_deref(),
         };

@@ -1,5 +1,4 @@
-//! Check kinds designed now for features that are not built yet: rate limit, TLS, WebSocket
-//! and SSE. They parse, so suites can be written against the final format, but
+//! Check kinds designed now for features that are not built yet: WebSocket and SSE. They parse, so suites can be written against the final format, but
 //! validation refuses them with the feature they wait for; evaluating one always fails.
 //!
 //! When the feature lands, its check moves to its own file with a real `evaluate`, and the
@@ -7,12 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Check, Outcome, Window};
+use super::{Check, Outcome};
 use crate::data::RunData;
 
 /// A check kind whose feature is not part of this build.
 pub trait Planned {
-    /// The feature (and issue) the check waits for, e.g. `proxy TLS (security issue)`.
+    /// The feature (and issue) the check waits for, e.g. `WebSocket proxying (WebSocket/SSE issue)`.
     fn waits_for(&self) -> &'static str;
 }
 
@@ -22,54 +21,6 @@ fn not_built(what: &dyn Planned) -> Outcome {
         "",
         format!("not part of this build: needs {}", what.waits_for()),
     )
-}
-
-/// `rate_limit`: the share of 429s matches what the configured limit implies for the offered
-/// rate — `1 - limit / offered` — within `tolerance` (relative, 0.1 = ±10%).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    /// Optional name shown in reports.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The configured limit, requests per second (as in the proxy config).
-    pub limit: f64,
-    /// Allowed relative difference between the expected and the observed 429 share.
-    pub tolerance: f64,
-    /// Restrict to one phase (its offered rate is the phase's `rate`).
-    #[serde(default)]
-    pub phase: Option<String>,
-    /// Restrict to a time window.
-    #[serde(default)]
-    pub window: Option<Window>,
-}
-
-impl Planned for RateLimit {
-    fn waits_for(&self) -> &'static str {
-        "proxy rate limiting (security issue: rate limit)"
-    }
-}
-
-/// `tls`: a handshake with `server_name` succeeds when the client trusts the CA the runner
-/// generated (`proxy.tls`) and fails without it; with `client_cert`, it also fails without
-/// the generated client certificate (mTLS).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Tls {
-    /// Optional name shown in reports.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// SNI name to connect with; one of `proxy.tls.server_names`.
-    pub server_name: String,
-    /// Also require the handshake to fail without the generated client certificate.
-    #[serde(default)]
-    pub client_cert: bool,
-}
-
-impl Planned for Tls {
-    fn waits_for(&self) -> &'static str {
-        "proxy TLS (security issue: TLS/SNI/mTLS)"
-    }
 }
 
 /// `websocket`: of the messages a `protocol: ws` phase sent, at least `min_echo_share` came
@@ -138,4 +89,4 @@ macro_rules! planned_check {
     )*};
 }
 
-planned_check!(RateLimit, Tls, Websocket, Sse);
+planned_check!(Websocket, Sse);

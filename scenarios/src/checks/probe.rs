@@ -1,4 +1,5 @@
-//! `probe`: every answer to a named probe has the right status and an intact body.
+//! `probe`: every answer to a named probe has the right status and an intact body; for raw
+//! probes, also whether the server closed the connection and how many responses it sent.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,16 @@ pub struct ProbeCheck {
     /// took (0.5 = halfway). A proxy that buffers the body delivers its first byte at ~1.0.
     #[serde(default)]
     pub max_first_byte_ratio: Option<f64>,
+    /// Response headers every answer must carry (names, any case).
+    #[serde(default)]
+    pub headers: Vec<String>,
+    /// Raw probes: the server closed the connection after answering (`true`) or kept it
+    /// open (`false`).
+    #[serde(default)]
+    pub closed: Option<bool>,
+    /// Raw probes: exactly this many responses on the connection (1: nothing smuggled).
+    #[serde(default)]
+    pub responses: Option<usize>,
 }
 
 fn ok() -> u16 {
@@ -46,7 +57,31 @@ impl ProbeCheck {
             return Err(format!("request failed: {e}"));
         }
         if r.status != Some(self.status) {
-            return Err(format!("status {:?}", r.status.unwrap_or(0)));
+            return Err(match r.status {
+                Some(s) => format!("status {s}"),
+                None => "no response".to_owned(),
+            });
+        }
+        if let Some(missing) = self
+            .headers
+            .iter()
+            .find(|h| !r.headers.contains_key(&h.to_ascii_lowercase()))
+        {
+            return Err(format!("no `{missing}` header"));
+        }
+        if let Some(want) = self.closed
+            && r.closed != Some(want)
+        {
+            return Err(if want {
+                "the connection stayed open".to_owned()
+            } else {
+                "the server closed the connection".to_owned()
+            });
+        }
+        if let Some(want) = self.responses
+            && r.responses != Some(want)
+        {
+            return Err(format!("{} responses", r.responses.unwrap_or(0)));
         }
         if let Some(max) = self.max_first_byte_ratio {
             let ratio = first_byte_ratio(r).ok_or("no body byte arrived")?;
@@ -96,6 +131,17 @@ impl Check for ProbeCheck {
         if let Some(max) = self.max_first_byte_ratio {
             expected.push_str(&format!(", 1st byte <= {:.0}%", max * 100.0));
         }
+        if !self.headers.is_empty() {
+            expected.push_str(&format!(", with {}", self.headers.join(", ")));
+        }
+        match self.closed {
+            Some(true) => expected.push_str(", closed"),
+            Some(false) => expected.push_str(", kept open"),
+            None => {}
+        }
+        if let Some(n) = self.responses {
+            expected.push_str(&format!(", {n} response(s)"));
+        }
         let Some(results) = run.probes.get(&self.probe).filter(|r| !r.is_empty()) else {
             return Outcome::missing(expected, format!("probe `{}` did not run", self.probe));
         };
@@ -105,6 +151,20 @@ impl Check for ProbeCheck {
             None => {
                 let mut observed =
                     format!("{} of {} ok, {bytes} bytes", results.len(), results.len());
+                if let Some(r) = results.first().filter(|r| r.closed.is_some()) {
+                    observed = format!(
+                        "{} of {} ok: {}, {}, {} response(s)",
+                        results.len(),
+                        results.len(),
+                        r.status.unwrap_or(0),
+                        if r.closed == Some(true) {
+                            "closed"
+                        } else {
+                            "open"
+                        },
+                        r.responses.unwrap_or(0)
+                    );
+                }
                 if self.max_first_byte_ratio.is_some() {
                     // The slowest first byte, relative to its body.
                     let worst = results.iter().max_by(|a, b| {

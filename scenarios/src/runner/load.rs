@@ -3,12 +3,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use loadgen::{CancellationToken, LoadSpec, Report, RunOptions, SecondSample};
+use loadgen::{CancellationToken, LoadSpec, Report, RunOptions, SecondSample, TlsSpec};
 use tokio::sync::mpsc;
 
 use crate::suite::Phase;
+use crate::tls::TlsFiles;
 
-/// The loadgen spec for `phase` against `target`, grouping by `x-backend-id`.
+/// The loadgen spec for `phase` against `target` in plain HTTP, grouping by `x-backend-id`.
 pub fn spec_for(phase: &Phase, target: SocketAddr) -> LoadSpec {
     let open = phase.rate.is_some() || !phase.stages.is_empty();
     let default_conns = if open { 64 } else { 16 };
@@ -22,18 +23,58 @@ pub fn spec_for(phase: &Phase, target: SocketAddr) -> LoadSpec {
         timeout: phase.timeout.unwrap_or(Duration::from_secs(5)),
         requests: phase.requests.clone(),
         group_by_header: Some(mock_backends::BACKEND_ID_HEADER.to_owned()),
+        source_ips: phase.source_ips.clone(),
         ..LoadSpec::new(format!("http://{target}{}", phase.path))
     }
 }
 
-/// Runs a phase; per-second samples go to `live` as they are final.
+/// `spec` over TLS as `phase.tls` asks, trusting the generated CA (and presenting the
+/// generated client certificate if asked).
+fn secure(spec: &mut LoadSpec, phase: &Phase, files: &TlsFiles) -> Result<(), String> {
+    let Some(tls) = &phase.tls else {
+        return Ok(());
+    };
+    let (client_cert, client_key) = match (tls.client_cert, files.client_paths()) {
+        (false, _) => (None, None),
+        (true, Some((cert, key))) => (Some(cert), Some(key)),
+        (true, None) => {
+            return Err(format!(
+                "phase `{}`: tls.client_cert needs `proxy.tls.client_cert: true`",
+                phase.name
+            ));
+        }
+    };
+    spec.url = spec.url.replacen("http://", "https://", 1);
+    spec.tls = TlsSpec {
+        ca_file: Some(files.ca_path()),
+        server_name: Some(tls.server_name.clone()),
+        client_cert,
+        client_key,
+        ..TlsSpec::default()
+    };
+    Ok(())
+}
+
+/// Runs a phase (over TLS when `tls` is given and the phase asks for it); per-second
+/// samples go to `live` as they are final.
 pub async fn run_phase(
     phase: &Phase,
     target: SocketAddr,
+    tls: Option<&TlsFiles>,
     live: Option<mpsc::UnboundedSender<SecondSample>>,
     cancel: CancellationToken,
 ) -> Result<Report, String> {
-    let spec = spec_for(phase, target);
+    let mut spec = spec_for(phase, target);
+    match tls {
+        Some(files) => secure(&mut spec, phase, files)?,
+        None if phase.tls.is_some() => {
+            return Err(format!(
+                "phase `{}`: tls needs `proxy.tls` material",
+                phase.name
+            ));
+        }
+        None => {}
+    }
     loadgen::run(&spec, RunOptions { cancel, live })
         .await
         .map_err(|e| format!("phase `{}`: {e}", phase.name))

@@ -4,6 +4,7 @@
 mod breaker_watch;
 mod load;
 mod probe;
+mod raw_probe;
 mod timeline;
 mod topology;
 
@@ -11,6 +12,7 @@ pub use load::{merge_series, run_phase, spec_for};
 pub use topology::{ReloadAnswer, Topology, TopologyError};
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -170,6 +172,7 @@ async fn measure(
     };
     data.backend_ids = topo.backend_ids();
     let proxy_addr = topo.proxy_addr();
+    let targets = Targets::of(suite, &topo);
     let baseline_id = suite
         .load
         .baseline_backend
@@ -182,7 +185,7 @@ async fn measure(
     let result = drive(
         suite,
         &topo,
-        proxy_addr,
+        &targets,
         baseline_addr,
         watch,
         &progress,
@@ -214,10 +217,46 @@ fn watch_target(suite: &crate::suite::Suite, topo: &Topology) -> Option<breaker_
     Some(breaker_watch::Target { admin, ids })
 }
 
+/// Where phases, probes and TLS checks connect: proxy listeners by name, and the material.
+struct Targets {
+    first: SocketAddr,
+    listeners: HashMap<String, SocketAddr>,
+    tls: Option<Arc<crate::tls::TlsFiles>>,
+}
+
+impl Targets {
+    fn of(suite: &crate::suite::Suite, topo: &Topology) -> Self {
+        let names = suite
+            .load
+            .phases
+            .iter()
+            .filter_map(|p| p.listener.clone())
+            .chain(suite.probes.iter().filter_map(|p| p.listener.clone()))
+            .chain(suite.expect.iter().filter_map(|c| match c {
+                CheckSpec::Tls(t) => t.listener.clone(),
+                _ => None,
+            }));
+        Self {
+            first: topo.proxy_addr(),
+            listeners: names
+                .filter_map(|n| Some((n.clone(), topo.listener_addr(Some(&n))?)))
+                .collect(),
+            tls: topo.tls(),
+        }
+    }
+
+    /// The listener called `name` (validation made sure it exists), or the first.
+    fn addr(&self, name: Option<&String>) -> SocketAddr {
+        name.and_then(|n| self.listeners.get(n))
+            .copied()
+            .unwrap_or(self.first)
+    }
+}
+
 async fn drive(
     suite: &crate::suite::Suite,
     topo: &Arc<Mutex<Topology>>,
-    proxy_addr: std::net::SocketAddr,
+    targets: &Targets,
     baseline_addr: std::net::SocketAddr,
     watch: Option<breaker_watch::Target>,
     progress: &Progress,
@@ -226,7 +265,13 @@ async fn drive(
     for phase in suite.load.phases.iter().filter(|p| p.baseline) {
         progress.stage(&format!("{}: baseline {} (direct)", suite.name, phase.name));
         let report = with_live(progress, |live| {
-            run_phase(phase, baseline_addr, Some(live), CancellationToken::new())
+            run_phase(
+                phase,
+                baseline_addr,
+                None,
+                Some(live),
+                CancellationToken::new(),
+            )
         })
         .await?;
         data.baselines.insert(phase.name.clone(), report);
@@ -270,8 +315,10 @@ async fn drive(
     for phase in &suite.load.phases {
         progress.stage(&format!("{}: phase {}", suite.name, phase.name));
         let offset_s = t0.elapsed().as_secs_f64();
+        let addr = targets.addr(phase.listener.as_ref());
+        let tls = targets.tls.as_deref();
         let report = with_live(progress, |live| {
-            run_phase(phase, proxy_addr, Some(live), CancellationToken::new())
+            run_phase(phase, addr, tls, Some(live), CancellationToken::new())
         })
         .await;
         match report {
@@ -299,9 +346,19 @@ async fn drive(
     }
     for probe in &suite.probes {
         progress.stage(&format!("{}: probe {}", suite.name, probe.name));
+        let addr = targets.addr(probe.listener.as_ref());
         data.probes
-            .insert(probe.name.clone(), probe::run(probe, proxy_addr).await);
+            .insert(probe.name.clone(), probe::run(probe, addr).await);
     }
+    for check in &suite.expect {
+        if let (CheckSpec::Tls(t), Some(files)) = (check, &targets.tls) {
+            progress.stage(&format!("{}: tls {}", suite.name, t.server_name));
+            let addr = targets.addr(t.listener.as_ref());
+            let observed = crate::tls::observe(t, addr, files).await;
+            data.tls.insert(t.key(), observed);
+        }
+    }
+    data.backend_stats = topo.lock().await.backend_stats();
     Ok(())
 }
 

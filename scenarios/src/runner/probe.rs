@@ -11,10 +11,26 @@ use crate::suite::Probe;
 
 /// Sends `probe.repeat` requests to `target` and records what came back.
 pub(super) async fn run(probe: &Probe, target: SocketAddr) -> Vec<ProbeResult> {
-    let client = reqwest::Client::builder()
+    if let Some(raw) = &probe.raw {
+        let mut out = Vec::new();
+        for _ in 0..probe.repeat.max(1) {
+            out.push(super::raw_probe::once(raw.as_bytes(), probe, target).await);
+        }
+        return out;
+    }
+    let client = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
+        .local_address(probe.source_ip)
         .build()
-        .expect("a default reqwest client builds");
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![ProbeResult {
+                error: Some(format!("http client: {e}")),
+                ..ProbeResult::default()
+            }];
+        }
+    };
     let body: Option<Vec<u8>> = match (&probe.body, probe.body_bytes) {
         (Some(b), _) => Some(b.clone().into_bytes()),
         (None, Some(n)) => Some(mock_backends::pattern::bytes(0, n)),
@@ -37,6 +53,9 @@ async fn once(
     let method =
         reqwest::Method::from_bytes(probe.method.as_bytes()).unwrap_or(reqwest::Method::GET);
     let mut req = client.request(method, format!("http://{target}{}", probe.path));
+    for (name, value) in &probe.headers {
+        req = req.header(name, value);
+    }
     if let Some(b) = body {
         result.sent_sha256 = Some(hex::encode(Sha256::digest(&b)));
         req = req.body(b);
@@ -50,6 +69,11 @@ async fn once(
         }
     };
     result.status = Some(resp.status().as_u16());
+    result.headers = resp
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
     let header = |name: &str| {
         resp.headers()
             .get(name)

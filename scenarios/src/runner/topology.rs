@@ -5,12 +5,14 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mock_backends::{BackendConfig, Behavior, MockBackend};
 use proxy::{ConfigSource, Proxy, ProxyHandle};
 
 use crate::suite::{Suite, fill_placeholders};
+use crate::tls::TlsFiles;
 
 /// One backend slot: its id and address stay fixed across kill/restart.
 #[derive(Debug)]
@@ -29,6 +31,8 @@ pub struct Topology {
     /// Holds the proxy's config file; removed when the topology is dropped.
     config_dir: tempfile::TempDir,
     config_path: PathBuf,
+    /// Certificates generated for `proxy.tls` (their temp dir lives as long as this).
+    tls: Option<Arc<TlsFiles>>,
 }
 
 /// What the proxy's admin endpoint answered to `POST /admin/reload`.
@@ -100,6 +104,12 @@ impl Topology {
                 running: Some(backend),
             });
         }
+        let tls = match &suite.proxy.tls {
+            Some(material) => Some(Arc::new(
+                TlsFiles::generate(material).map_err(TopologyError::Proxy)?,
+            )),
+            None => None,
+        };
         let config_dir = tempfile::tempdir()
             .map_err(|e| TopologyError::Proxy(format!("cannot create a temp dir: {e}")))?;
         let config_path = config_dir.path().join("rampart.yaml");
@@ -108,6 +118,7 @@ impl Topology {
             proxy: None,
             config_dir,
             config_path,
+            tls,
         };
         let text = topo.fill(proxy_text)?;
         topo.write_config(&text)?;
@@ -122,7 +133,35 @@ impl Topology {
     pub fn fill(&self, text: &str) -> Result<String, TopologyError> {
         let addrs: Vec<(String, SocketAddr)> =
             self.slots.iter().map(|s| (s.id.clone(), s.addr)).collect();
-        fill_placeholders(text, &addrs).map_err(TopologyError::Proxy)
+        fill_placeholders(text, &addrs, self.tls.as_deref()).map_err(TopologyError::Proxy)
+    }
+
+    /// The generated TLS material, if the suite asked for some.
+    pub fn tls(&self) -> Option<Arc<TlsFiles>> {
+        self.tls.clone()
+    }
+
+    /// The address of the proxy listener called `name`, or of the first with `None`.
+    pub fn listener_addr(&self, name: Option<&str>) -> Option<SocketAddr> {
+        let proxy = self.proxy.as_ref()?;
+        match name {
+            None => Some(proxy.first_addr()),
+            Some(n) => proxy
+                .listener_addrs()
+                .iter()
+                .find(|(l, _)| l == n)
+                .map(|(_, a)| *a),
+        }
+    }
+
+    /// Request counters of every running backend, by id.
+    pub fn backend_stats(
+        &self,
+    ) -> std::collections::BTreeMap<String, mock_backends::StatsSnapshot> {
+        self.slots
+            .iter()
+            .filter_map(|s| Some((s.id.clone(), s.running.as_ref()?.stats())))
+            .collect()
     }
 
     /// The proxy's first listener.

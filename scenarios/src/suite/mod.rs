@@ -1,14 +1,17 @@
 //! Suites: the file model, parsing, validation and the bundled set.
 
 mod bundled;
+mod fill;
 pub mod model;
 mod parse;
+mod security;
 mod validate;
 
 pub use bundled::{BUNDLED, bundled};
+pub use fill::fill_placeholders;
 pub use model::*;
 pub use parse::{parse_file, parse_str};
-pub use validate::{fill_placeholders, proxy_text, validate};
+pub use validate::{proxy_text, validate};
 
 use std::path::{Path, PathBuf};
 

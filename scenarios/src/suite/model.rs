@@ -1,6 +1,7 @@
 //! The serde model of a suite file; `deny_unknown_fields` everywhere, durations as `"5s"`.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -78,18 +79,30 @@ pub struct ProxySpec {
     /// Proxy config file, relative to the suite file.
     #[serde(default)]
     pub file: Option<PathBuf>,
-    /// TLS material to generate (needs proxy TLS; rejected until it lands).
+    /// TLS material the runner generates (rcgen, in a temp dir) for `${tls.*}` placeholders.
     #[serde(default)]
     pub tls: Option<TlsMaterial>,
 }
 
-/// Certificates the runner would generate with rcgen.
+/// Certificates the runner generates with rcgen: a CA, one server certificate per name
+/// (`${tls.cert.NAME}`, `${tls.key.NAME}`), and optionally a client certificate.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsMaterial {
-    /// DNS names of the server certificate.
+    /// DNS names; each gets its own server certificate signed by the CA (`${tls.ca}`).
     pub server_names: Vec<String>,
-    /// Also generate a client certificate for mTLS.
+    /// Also generate a client certificate for mTLS (`${tls.client_cert}`, `${tls.client_key}`).
+    #[serde(default)]
+    pub client_cert: bool,
+}
+
+/// TLS for a phase: `https`, trusting the generated CA, with an SNI name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseTls {
+    /// SNI and verification name; one of `proxy.tls.server_names`.
+    pub server_name: String,
+    /// Present the generated client certificate.
     #[serde(default)]
     pub client_cert: bool,
 }
@@ -139,6 +152,15 @@ pub struct Phase {
     /// Also run this phase directly against a backend first, for relative gates.
     #[serde(default)]
     pub baseline: bool,
+    /// Proxy listener (by name) the phase targets; default the first.
+    #[serde(default)]
+    pub listener: Option<String>,
+    /// Speak TLS to the listener (`https`, or h2 over ALPN with `protocol: http2`).
+    #[serde(default)]
+    pub tls: Option<PhaseTls>,
+    /// Local addresses to connect from, one connection each in turn (e.g. `127.0.0.2`).
+    #[serde(default)]
+    pub source_ips: Vec<IpAddr>,
 }
 
 impl Phase {
@@ -331,7 +353,8 @@ impl Action {
     }
 }
 
-/// A one-off request through the proxy, run after the load.
+/// A one-off request through the proxy, run after the load: an HTTP request (reqwest), or
+/// with `raw` exact bytes on a fresh TCP connection.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
@@ -340,8 +363,26 @@ pub struct Probe {
     /// HTTP method.
     #[serde(default = "default_method")]
     pub method: String,
-    /// Path and query.
+    /// Path and query (required unless `raw`).
+    #[serde(default)]
     pub path: String,
+    /// Request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Exact bytes to send instead of a request built from the fields above (YAML escapes
+    /// such as `\r\n` in a double-quoted string); the answer is read until the server closes
+    /// or `wait` passes without a byte.
+    #[serde(default)]
+    pub raw: Option<String>,
+    /// Raw probes: how long to wait for more bytes (default 1s).
+    #[serde(default, with = "opt_duration")]
+    pub wait: Option<Duration>,
+    /// Proxy listener (by name); default the first.
+    #[serde(default)]
+    pub listener: Option<String>,
+    /// Local address to connect from (e.g. `127.0.0.2`).
+    #[serde(default)]
+    pub source_ip: Option<IpAddr>,
     /// Request body.
     #[serde(default)]
     pub body: Option<String>,

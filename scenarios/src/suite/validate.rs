@@ -1,36 +1,15 @@
 //! Validation of a parsed suite: references resolve, bounds make sense, the proxy config parses,
-//! and features that are not built yet (chaos links, TLS material, planned checks) are refused
-//! clearly.
+//! and features that are not built yet (chaos links, planned checks) are refused clearly.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use super::fill::Stand;
 use super::model::{Action, Suite};
+use super::security;
 use crate::checks::CheckSpec;
 use crate::error::SuiteError;
-
-/// Fills `${backends}` (a YAML flow list of `{ address }`) and `${backend.ID}` (an address).
-pub fn fill_placeholders(text: &str, backends: &[(String, SocketAddr)]) -> Result<String, String> {
-    let list = backends
-        .iter()
-        .map(|(_, a)| format!("{{ address: \"{a}\" }}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut out = text.replace("${backends}", &format!("[{list}]"));
-    for (id, addr) in backends {
-        out = out.replace(&format!("${{backend.{id}}}"), &addr.to_string());
-    }
-    match out.find("${") {
-        Some(i) => {
-            let rest: String = out[i..].chars().take_while(|c| *c != '}').collect();
-            Err(format!(
-                "unknown placeholder `{rest}}}`; use ${{backends}} or ${{backend.ID}}"
-            ))
-        }
-        None => Ok(out),
-    }
-}
 
 /// The proxy config text of a suite (inline or from its file), placeholders not yet filled.
 pub fn proxy_text(suite: &Suite, dir: &Path) -> Result<String, String> {
@@ -77,24 +56,14 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
         ));
     }
     // Proxy.
-    if suite.proxy.tls.is_some() {
-        return Err(err(
-            "proxy.tls",
-            "TLS material needs proxy TLS support, which is not part of this build yet".into(),
-        ));
+    if let Some(tls) = &suite.proxy.tls {
+        security::material(tls).map_err(|(key, e)| err(&format!("proxy.tls.{key}"), e))?;
     }
-    let dummy: Vec<(String, SocketAddr)> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            (
-                id.clone(),
-                SocketAddr::from(([127, 0, 0, 1], 9000 + i as u16)),
-            )
-        })
-        .collect();
+    let dummy = Stand::new(&ids, suite.proxy.tls.as_ref()).map_err(|e| err("proxy.tls", e))?;
     let text = proxy_text(suite, dir).map_err(|e| err("proxy", e))?;
     check_proxy_config(&text, &dummy).map_err(|e| err("proxy.config", e))?;
+    let listeners = listener_names(&text, &dummy);
+    security::phases_and_probes(suite, &listeners).map_err(|(key, e)| err(&key, e))?;
     // Load.
     let phases = &suite.load.phases;
     if phases.is_empty() {
@@ -209,7 +178,9 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
                 expect_refused: true,
             } => {
                 // A config meant to be refused may be invalid; its placeholders must resolve.
-                fill_placeholders(config, &dummy).map_err(|e| err(&format!("{at}.reload"), e))?;
+                dummy
+                    .fill(config)
+                    .map_err(|e| err(&format!("{at}.reload"), e))?;
             }
             Action::AddToxic(_) | Action::RemoveToxic(_) => {
                 return Err(err(
@@ -231,6 +202,7 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
     for (i, c) in suite.expect.iter().enumerate() {
         let at = format!("expect[{i}].{}", c.kind());
         validate_check(c, suite, &actions, &probes, &ids).map_err(|e| err(&at, e))?;
+        security::check(c, suite, &listeners, &probes, &ids).map_err(|e| err(&at, e))?;
         if let CheckSpec::Breaker(b) = c {
             if !has_admin {
                 return Err(err(
@@ -254,8 +226,10 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
 }
 
 /// Ids of the backends that sit in an upstream with a `circuit_breaker`.
-fn breaker_backends(text: &str, backends: &[(String, SocketAddr)]) -> HashSet<String> {
-    let Some(config) = fill_placeholders(text, backends)
+fn breaker_backends(text: &str, dummy: &Stand) -> HashSet<String> {
+    let backends = &dummy.backends;
+    let Some(config) = dummy
+        .fill(text)
         .ok()
         .and_then(|t| proxy::config::from_yaml_str(&t).ok())
     else {
@@ -275,13 +249,23 @@ fn breaker_backends(text: &str, backends: &[(String, SocketAddr)]) -> HashSet<St
 }
 
 /// The admin address of a proxy config, if it parses and has one.
-fn proxy_admin(text: &str, backends: &[(String, SocketAddr)]) -> Option<SocketAddr> {
-    let filled = fill_placeholders(text, backends).ok()?;
+fn proxy_admin(text: &str, dummy: &Stand) -> Option<SocketAddr> {
+    let filled = dummy.fill(text).ok()?;
     proxy::config::from_yaml_str(&filled).ok()?.admin
 }
 
-fn check_proxy_config(text: &str, backends: &[(String, SocketAddr)]) -> Result<(), String> {
-    let filled = fill_placeholders(text, backends)?;
+/// Names of the proxy config's listeners, in order (empty if it does not parse).
+fn listener_names(text: &str, dummy: &Stand) -> Vec<String> {
+    dummy
+        .fill(text)
+        .ok()
+        .and_then(|t| proxy::config::from_yaml_str(&t).ok())
+        .map(|c| c.listeners.iter().map(|l| l.name.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn check_proxy_config(text: &str, dummy: &Stand) -> Result<(), String> {
+    let filled = dummy.fill(text)?;
     let config = proxy::config::from_yaml_str(&filled).map_err(|e| e.to_string())?;
     let fixed = config
         .listeners
