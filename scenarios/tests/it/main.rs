@@ -7,4 +7,5 @@ mod html;
 mod parse;
 mod quick;
 mod reload;
+mod security;
 mod stages;

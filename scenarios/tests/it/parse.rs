@@ -111,14 +111,6 @@ fn fixed_ports_and_unknown_backends_are_refused() {
 fn checks_for_later_features_parse_and_are_refused_naming_the_feature() {
     let cases = [
         (
-            "rate_limit: { limit: 100, tolerance: 0.1, phase: main }",
-            "rate limiting",
-        ),
-        (
-            "tls: { server_name: site.test, client_cert: true }",
-            "proxy TLS",
-        ),
-        (
             "websocket: { phase: main, min_echo_share: 1.0, close_codes: [1000] }",
             "WebSocket proxying",
         ),
