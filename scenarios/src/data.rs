@@ -83,6 +83,9 @@ pub struct ProbeResult {
     pub first_byte_ms: Option<f64>,
     /// Milliseconds from sending the request to the end of the body.
     pub total_ms: Option<f64>,
+    /// The first bytes of the body (raw probes: of the whole answer), as text, for
+    /// `body_contains` (e.g. a JSON error code).
+    pub body_head: String,
     /// Response headers (names lower-case; a repeated header keeps its last value).
     pub headers: BTreeMap<String, String>,
     /// Raw probes: the server closed the connection (EOF or reset) within the wait.

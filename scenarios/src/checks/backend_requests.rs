@@ -13,8 +13,11 @@ pub struct BackendRequests {
     /// Optional name shown in reports.
     #[serde(default)]
     pub name: Option<String>,
-    /// Exact request path as the backend saw it (no query).
+    /// Request path as the backend saw it (no query): exact, or a prefix with `prefix: true`.
     pub path: String,
+    /// Count every path that starts with `path`.
+    #[serde(default)]
+    pub prefix: bool,
     /// Only this backend (default: the whole fleet).
     #[serde(default)]
     pub backend: Option<String>,
@@ -35,7 +38,8 @@ impl Check for BackendRequests {
         if let Some(max) = self.max {
             expected.push(format!("<= {max}"));
         }
-        let expected = format!("{} {}", self.path, expected.join(" and "));
+        let star = if self.prefix { "*" } else { "" };
+        let expected = format!("{}{star} {}", self.path, expected.join(" and "));
         if run.backend_stats.is_empty() {
             return Outcome::missing(expected, "no backend counters were read");
         }
@@ -43,7 +47,15 @@ impl Check for BackendRequests {
             .backend_stats
             .iter()
             .filter(|(id, _)| self.backend.as_ref().is_none_or(|b| b == *id))
-            .map(|(_, s)| s.path(&self.path))
+            .map(|(_, s)| match self.prefix {
+                false => s.path(&self.path),
+                true => s
+                    .by_path
+                    .iter()
+                    .filter(|(p, _)| p.starts_with(&self.path))
+                    .map(|(_, n)| n)
+                    .sum(),
+            })
             .sum();
         let passed = self.min.is_none_or(|m| seen >= m) && self.max.is_none_or(|m| seen <= m);
         let of: u64 = run.backend_stats.values().map(|s| s.requests).sum();
@@ -71,6 +83,7 @@ mod tests {
         let never = BackendRequests {
             name: None,
             path: "/smuggled".into(),
+            prefix: false,
             backend: None,
             min: None,
             max: Some(0),
@@ -82,5 +95,11 @@ mod tests {
         assert!(!out.passed, "{out:?}");
         assert!(out.observed.starts_with("1 requests"), "{out:?}");
         assert!(!never.evaluate(&RunData::default()).passed);
+        let under = BackendRequests {
+            path: "/smug".into(),
+            prefix: true,
+            ..never
+        };
+        assert!(!under.evaluate(&run).passed);
     }
 }

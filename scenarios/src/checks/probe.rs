@@ -35,6 +35,9 @@ pub struct ProbeCheck {
     /// took (0.5 = halfway). A proxy that buffers the body delivers its first byte at ~1.0.
     #[serde(default)]
     pub max_first_byte_ratio: Option<f64>,
+    /// Text every answer's body must contain (its first KiB), e.g. a JSON error code.
+    #[serde(default)]
+    pub body_contains: Option<String>,
     /// Response headers every answer must carry (names, any case).
     #[serde(default)]
     pub headers: Vec<String>,
@@ -61,6 +64,11 @@ impl ProbeCheck {
                 Some(s) => format!("status {s}"),
                 None => "no response".to_owned(),
             });
+        }
+        if let Some(text) = &self.body_contains
+            && !r.body_head.contains(text.as_str())
+        {
+            return Err(format!("body without `{text}`"));
         }
         if let Some(missing) = self
             .headers
@@ -130,6 +138,9 @@ impl Check for ProbeCheck {
         };
         if let Some(max) = self.max_first_byte_ratio {
             expected.push_str(&format!(", 1st byte <= {:.0}%", max * 100.0));
+        }
+        if let Some(text) = &self.body_contains {
+            expected.push_str(&format!(", body has {text}"));
         }
         if !self.headers.is_empty() {
             expected.push_str(&format!(", with {}", self.headers.join(", ")));

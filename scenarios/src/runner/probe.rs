@@ -105,12 +105,21 @@ async fn once(
         }
     }
     result.total_ms = Some(ms(sent));
+    result.body_head = body_head(&body);
     result.body_sha256 = hex::encode(hasher.finalize());
     result.echoed_sha256 = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("sha256").and_then(|s| s.as_str()).map(str::to_owned));
     result
 }
+
+/// The first [`HEAD_KEPT`] bytes of `body` as text (lossy).
+pub(super) fn body_head(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(HEAD_KEPT)]).into_owned()
+}
+
+/// How much of a body probes keep as text.
+const HEAD_KEPT: usize = 1024;
 
 /// Bodies are hashed whole but kept only this far (enough for a JSON echo).
 const MAX_KEPT: usize = 64 * 1024;

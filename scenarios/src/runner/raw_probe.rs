@@ -58,6 +58,7 @@ pub(super) async fn once(bytes: &[u8], probe: &Probe, target: SocketAddr) -> Pro
     result.closed = Some(closed);
     result.body_len = got.len();
     result.headers = first_head_headers(&got);
+    result.body_head = super::probe::body_head(&got);
     result
 }
 
