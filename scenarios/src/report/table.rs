@@ -50,7 +50,7 @@ pub fn table(results: &[SuiteResult]) -> String {
         }
     }
     let widths = [
-        width(&rows, 0, 16),
+        width(&rows, 0, 18),
         width(&rows, 1, 40),
         width(&rows, 2, 34),
         width(&rows, 3, 52),
