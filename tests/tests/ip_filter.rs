@@ -188,3 +188,45 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         "a forged hop left of the real client is ignored"
     );
 }
+
+#[tokio::test]
+async fn consistent_hash_on_client_ip_hashes_the_resolved_address() {
+    let (a, b) = (TestBackend::start("a").await, TestBackend::start("b").await);
+    let yaml = format!(
+        "server: {{ trusted_proxies: [\"127.0.0.2\"] }}\n\
+         listeners: [{{ name: http, bind: \"127.0.0.1:0\" }}]\n\
+         admin: {{ bind: \"127.0.0.1:0\" }}\n\
+         logging: {{ access_log: false }}\n\
+         upstreams:\n  api: {{ strategy: consistent_hash, hash_key: client_ip, backends: [{{ address: \"{}\" }}, {{ address: \"{}\" }}] }}\n\
+         routes:\n  - {{ upstream: api }}\n",
+        a.addr(),
+        b.addr()
+    );
+    let proxy = harness::start(&yaml).await;
+    let client = client_from("127.0.0.2");
+    let url = format!("{}/", harness::base_url(&proxy));
+    let backend_of = |xff: String| {
+        let req = client.get(&url).header("x-forwarded-for", xff);
+        async move {
+            let resp = within("request", req.send()).await.unwrap();
+            resp.headers()["x-backend-id"].to_str().unwrap().to_owned()
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    for n in 1..=20 {
+        let first = backend_of(format!("198.51.100.{n}")).await;
+        for _ in 0..3 {
+            assert_eq!(
+                backend_of(format!("198.51.100.{n}")).await,
+                first,
+                "one client, one backend"
+            );
+        }
+        seen.insert(first);
+    }
+    assert_eq!(
+        seen.len(),
+        2,
+        "clients behind one proxy spread over both backends"
+    );
+}
