@@ -8,6 +8,8 @@ pub struct RouteTable {
     /// Routes sorted most specific first: exact host, then suffix (longest first), then any;
     /// within each, longest path prefix first; file order breaks ties.
     routes: Vec<RouteConfig>,
+    /// `index[i]`: the position of `routes[i]` in the config's list.
+    index: Vec<usize>,
 }
 
 impl RouteTable {
@@ -23,16 +25,24 @@ impl RouteTable {
             (host_rank, usize::MAX - r.path_prefix.len(), *i)
         });
         Self {
+            index: routes.iter().map(|(i, _)| *i).collect(),
             routes: routes.into_iter().map(|(_, r)| r).collect(),
         }
     }
 
     /// The route for this host (any case, port allowed) and path, if any.
     pub fn find(&self, host: Option<&str>, path: &str) -> Option<&RouteConfig> {
+        self.find_indexed(host, path).map(|(_, r)| r)
+    }
+
+    /// The route for this host and path with its index in the config's `routes`.
+    pub fn find_indexed(&self, host: Option<&str>, path: &str) -> Option<(usize, &RouteConfig)> {
         let host = host.map(strip_port);
-        self.routes
+        let at = self
+            .routes
             .iter()
-            .find(|r| host_matches(&r.host, host) && prefix_matches(&r.path_prefix, path))
+            .position(|r| host_matches(&r.host, host) && prefix_matches(&r.path_prefix, path))?;
+        Some((self.index[at], &self.routes[at]))
     }
 }
 
@@ -95,6 +105,8 @@ mod tests {
             upstream: 0,
             strip_prefix: false,
             preserve_host: true,
+            ip_filter: None,
+            rate_limit: None,
         }
     }
 

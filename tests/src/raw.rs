@@ -170,6 +170,21 @@ impl RawClient {
         }
     }
 
+    /// Connects to `addr` from the local address `from` (e.g. `127.0.0.2`; any loopback
+    /// address works on Linux without setup).
+    pub async fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> Self {
+        let socket = match from {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .unwrap();
+        socket.bind(SocketAddr::new(from, 0)).unwrap();
+        Self {
+            stream: socket.connect(addr).await.unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
     /// Writes `bytes` as they are.
     pub async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.unwrap();
@@ -196,6 +211,11 @@ impl RawClient {
             tokio::time::timeout(crate::harness::DEADLINE, self.stream.read(&mut byte)).await,
             Ok(Ok(0) | Err(_))
         )
+    }
+
+    /// The connection itself, for writes that are allowed to fail.
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
     }
 
     /// Shuts the connection down hard.

@@ -3,6 +3,7 @@
 //! The pipeline is file → [`RawConfig`] (serde, unknown keys refused) → [`Config`] (typed,
 //! validated). Every error names the key path and what to change.
 
+mod access;
 mod breaker;
 mod error;
 mod fallback;
@@ -15,6 +16,7 @@ mod retry;
 mod units;
 mod validate;
 
+pub use access::{RateKey, RateLimitConfig, RatePeriod, RawIpFilter, RawOnDeny, RawRateLimit};
 pub use breaker::{BreakerConfig, RawCircuitBreaker, RawSlidingWindow, WindowKind};
 pub use error::{ConfigError, Issue};
 pub use fallback::{FallbackConfig, RawFallback, StaticFallback};

@@ -23,6 +23,8 @@ pub struct Config {
     pub headers: HeaderConfig,
     /// Logging settings.
     pub logging: LoggingConfig,
+    /// `server.trusted_proxies`: peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::security::IpSet,
     /// The file as written (defaults filled in), for `GET /admin/config`.
     pub raw: RawConfig,
 }
@@ -34,6 +36,10 @@ pub struct ListenerConfig {
     pub name: String,
     /// Address to bind.
     pub bind: SocketAddr,
+    /// Who may connect, if filtered.
+    pub ip_filter: Option<crate::security::IpFilter>,
+    /// Most concurrent connections per client IP; 0 means no cap.
+    pub max_connections_per_ip: u32,
 }
 
 /// A pool of backends.
@@ -167,6 +173,10 @@ pub struct RouteConfig {
     pub strip_prefix: bool,
     /// Keep the client's `Host`.
     pub preserve_host: bool,
+    /// Who may use the route, if filtered.
+    pub ip_filter: Option<crate::security::IpFilter>,
+    /// The route's rate limit, if any.
+    pub rate_limit: Option<super::RateLimitConfig>,
 }
 
 /// How a route matches the request host.

@@ -43,6 +43,12 @@ pub struct RawListener {
     pub name: String,
     /// `ip:port` to bind; port 0 picks a free port.
     pub bind: String,
+    /// Who may connect: `allow` / `deny` CIDR lists, 403 or close at accept.
+    #[serde(default)]
+    pub ip_filter: Option<super::access::RawIpFilter>,
+    /// Most concurrent connections from one client IP; 0 means no cap.
+    #[serde(default)]
+    pub max_connections_per_ip: u32,
 }
 
 /// The admin listener.
@@ -262,6 +268,12 @@ pub struct RawRoute {
     /// Send the client's `Host` to the backend (true) or the backend's address (false).
     #[serde(default = "yes")]
     pub preserve_host: bool,
+    /// Who may use this route: `allow` / `deny` CIDR lists (403 `ip_denied`).
+    #[serde(default)]
+    pub ip_filter: Option<super::access::RawIpFilter>,
+    /// Requests per second or minute, per client IP, header value or the whole route.
+    #[serde(default)]
+    pub rate_limit: Option<super::access::RawRateLimit>,
 }
 
 /// Host and path conditions of a route.
@@ -296,6 +308,9 @@ pub struct RawServer {
     /// upstream pools; 0 means one per CPU.
     #[serde(default)]
     pub workers: usize,
+    /// Peers whose `X-Forwarded-For` is believed (CIDRs or addresses).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for RawServer {
@@ -306,6 +321,7 @@ impl Default for RawServer {
             max_header_bytes: max_header_default(),
             max_request_headers: max_headers_default(),
             workers: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }

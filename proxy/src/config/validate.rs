@@ -38,6 +38,10 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             Some(ListenerConfig {
                 name: l.name.clone(),
                 bind,
+                ip_filter: l.ip_filter.as_ref().map(|f| {
+                    super::access::ip_filter(&format!("{path}.ip_filter"), f, true, &mut issues)
+                }),
+                max_connections_per_ip: l.max_connections_per_ip,
             })
         })
         .collect();
@@ -148,6 +152,7 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         access_log: raw.logging.access_log,
     };
 
+    let trusted_proxies = super::access::trusted_proxies(&raw.server.trusted_proxies, &mut issues);
     issues.finish(Config {
         listeners,
         admin,
@@ -156,6 +161,7 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         server,
         headers,
         logging,
+        trusted_proxies,
         raw,
     })
 }
@@ -302,6 +308,14 @@ fn route(
         upstream: upstream?,
         strip_prefix: r.strip_prefix,
         preserve_host: r.preserve_host,
+        ip_filter: r
+            .ip_filter
+            .as_ref()
+            .map(|f| super::access::ip_filter(&format!("{path}.ip_filter"), f, false, issues)),
+        rate_limit: r
+            .rate_limit
+            .as_ref()
+            .and_then(|l| super::access::rate_limit(&format!("{path}.rate_limit"), l, issues)),
     })
 }
 

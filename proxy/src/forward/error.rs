@@ -44,6 +44,12 @@ pub enum ProxyError {
     /// The client broke off its own request (disconnected or reset mid-upload).
     #[error("the client closed the request before it was complete")]
     ClientAborted,
+    /// A listener's or route's IP filter refuses the client's address.
+    #[error("requests from this address are not allowed")]
+    IpDenied,
+    /// The route's rate limit refused the request; the decision fills the `RateLimit-*` headers.
+    #[error("too many requests; retry later")]
+    RateLimited(crate::security::rate_limit::Decision),
 }
 
 impl ProxyError {
@@ -83,6 +89,8 @@ impl ProxyError {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
             ProxyError::ClientAborted => client_closed_request(),
+            ProxyError::IpDenied => StatusCode::FORBIDDEN,
+            ProxyError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -100,6 +108,8 @@ impl ProxyError {
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::ExpectationFailed => "expectation_failed",
             ProxyError::ClientAborted => "client_aborted",
+            ProxyError::IpDenied => "ip_denied",
+            ProxyError::RateLimited(_) => "rate_limited",
         }
     }
 
@@ -111,6 +121,8 @@ impl ProxyError {
                 | ProxyError::BadRequest(_)
                 | ProxyError::ExpectationFailed
                 | ProxyError::ClientAborted
+                | ProxyError::IpDenied
+                | ProxyError::RateLimited(_)
         )
     }
 
@@ -200,6 +212,10 @@ pub fn error_response(
 impl ProxyError {
     /// The response for this error.
     pub fn into_response(&self, request_id: &str) -> Response<ProxyBody> {
-        error_response(self.status(), &self.to_string(), self.code(), request_id)
+        let mut resp = error_response(self.status(), &self.to_string(), self.code(), request_id);
+        if let ProxyError::RateLimited(d) = self {
+            crate::security::rate_limit::add_headers(resp.headers_mut(), d);
+        }
+        resp
     }
 }

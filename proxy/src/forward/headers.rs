@@ -87,8 +87,10 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// What the proxy knows about the client side of a request.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientSide<'a> {
-    /// The client's IP.
+    /// The socket peer's IP (appended to `X-Forwarded-For` and `Forwarded`).
     pub ip: IpAddr,
+    /// The client's IP as resolved through trusted proxies (what `consistent_hash` hashes).
+    pub client_ip: IpAddr,
     /// `http` or `https`.
     pub proto: &'static str,
     /// The host the client asked for, if any.
@@ -247,6 +249,7 @@ mod tests {
         h.insert(header::VIA, HeaderValue::from_static("1.1 edge"));
         let client = ClientSide {
             ip: "::1".parse().unwrap(),
+            client_ip: "::1".parse().unwrap(),
             proto: "http",
             host: Some("api.test"),
             version: Version::HTTP_11,
@@ -267,6 +270,7 @@ mod tests {
         let mut h = HeaderMap::new();
         let client = ClientSide {
             ip: "::ffff:127.0.0.1".parse().unwrap(),
+            client_ip: "::ffff:127.0.0.1".parse().unwrap(),
             proto: "http",
             host: None,
             version: Version::HTTP_2,

@@ -6,4 +6,6 @@ mod metrics;
 
 pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};
 pub use backends::{BackendSample, BackendSource, BreakerSample};
-pub use metrics::{Metrics, ReloadLabels, RequestLabels, RouteLabels, UpstreamErrorLabels};
+pub use metrics::{
+    IpDeniedLabels, Metrics, ReloadLabels, RequestLabels, RouteLabels, UpstreamErrorLabels,
+};

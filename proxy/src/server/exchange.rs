@@ -120,7 +120,7 @@ pub(crate) async fn forward<'a>(
             break; // the last attempt took the head; the loop ends with it
         };
         let ctx = PickContext {
-            client_ip: client.ip,
+            client_ip: client.client_ip,
             path: parts_ref.uri.path(),
             headers: &parts_ref.headers,
         };

@@ -1,5 +1,6 @@
-//! The request path, phase by phase: identify → validate → route → pick and forward (breaker,
-//! retries, fallback; `exchange.rs`) → stream back.
+//! The request path, phase by phase: identify → client IP → listener IP filter → validate →
+//! route → route IP filter and rate limit → pick and forward (breaker, retries, fallback;
+//! `exchange.rs`) → stream back.
 
 use super::Shared;
 use super::exchange::{self, ClientBody, NotForwarded, Outgoing};
@@ -10,6 +11,7 @@ use crate::forward::{IdleTimeout, ProxyBody, ProxyError, Tracked};
 use crate::observe::{RequestRecord, UpstreamErrorLabels};
 use crate::resilience::static_response;
 use crate::route;
+use crate::security;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, Version};
 use http_body_util::{BodyExt, Full};
@@ -24,10 +26,6 @@ pub(crate) struct ConnInfo {
     pub(crate) client: SocketAddr,
     /// The listener's index in `listeners` of the config the proxy started with (listeners are
     /// bound once; a reload that changes them applies only on restart).
-    #[expect(
-        dead_code,
-        reason = "read by the listener's IP filter and TLS settings, next"
-    )]
     pub(crate) listener: usize,
     /// The worker thread serving the connection.
     pub(crate) worker: usize,
@@ -46,11 +44,20 @@ pub(crate) async fn handle(
     let id_header = &cfg.headers.request_id;
     let request_id = request_id(&req, id_header);
     let host = prepare::client_host(&req).map(|h| h.map(str::to_owned));
+    // Client IP: the socket's, or X-Forwarded-For's when the peer is a trusted proxy (the
+    // access log then shows port 0: the client's port is not known).
+    let client_ip =
+        security::client_ip::resolve(&cfg.trusted_proxies, conn.client.ip(), req.headers());
+    let logged_client = if client_ip == conn.client.ip().to_canonical() {
+        conn.client
+    } else {
+        SocketAddr::new(client_ip, 0)
+    };
     let mut record = RequestRecord::start(
         Arc::clone(&shared.metrics),
         cfg.logging.access_log,
         request_id.clone(),
-        conn.client,
+        logged_client,
         req.method().clone(),
         // Host and path are kept only for the access log; no copies when it is off.
         if cfg.logging.access_log {
@@ -64,6 +71,11 @@ pub(crate) async fn handle(
             String::new()
         },
     );
+
+    // Listener IP filter.
+    if let Err(e) = security::check_listener(&rt, conn.listener, client_ip, &shared.metrics) {
+        return Ok(finish(e.into_response(&request_id), record, id_header));
+    }
 
     // Validate what the proxy itself must refuse.
     let host = match host {
@@ -79,17 +91,32 @@ pub(crate) async fn handle(
     }
 
     // Route.
-    let Some(route) = rt.routes.find(host.as_deref(), req.uri().path()) else {
+    let Some((route_index, route)) = rt.routes.find_indexed(host.as_deref(), req.uri().path())
+    else {
         let e = ProxyError::NoRoute;
         return Ok(finish(e.into_response(&request_id), record, id_header));
     };
     record.route = Some(route.name.clone());
+
+    // Route checks: IP filter, then rate limit.
+    if let Err(e) = security::check_route(
+        &rt,
+        conn.listener,
+        route_index,
+        route,
+        client_ip,
+        req.headers(),
+        &shared.metrics,
+    ) {
+        return Ok(finish(e.into_response(&request_id), record, id_header));
+    }
     let upstream = &rt.upstreams[route.upstream];
     record.upstream = Some(upstream.name.clone());
 
     // Pick a backend and forward (breaker, retries); no backend → fallback.
     let client_side = ClientSide {
         ip: conn.client.ip(),
+        client_ip,
         proto: conn.proto,
         host: host.as_deref(),
         version: req.version(),

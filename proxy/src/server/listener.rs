@@ -2,6 +2,7 @@
 
 use super::Shared;
 use super::handler::{self, ConnInfo};
+use crate::security;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -56,6 +57,17 @@ pub(crate) async fn run(
                 continue;
             }
         };
+        // Listener IP filter (`on_deny: close`) and the per-IP connection cap, on the socket
+        // address before any byte is read; the guard lives as long as the connection.
+        let guard = match security::admit_connection(
+            &shared.runtime.load(),
+            index,
+            client.ip(),
+            &shared.metrics,
+        ) {
+            Ok(guard) => guard,
+            Err(security::Refused) => continue,
+        };
         let _ = stream.set_nodelay(true);
         let info = ConnInfo {
             client,
@@ -70,6 +82,7 @@ pub(crate) async fn run(
             .into_owned();
         let watched = graceful.watch(conn);
         conns.spawn(async move {
+            let _slot = guard;
             if let Err(e) = watched.await {
                 tracing::debug!(%client, error = %e, "connection ended with an error");
             }

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::health::{Checked, Probes};
 use crate::route::RouteTable;
+use crate::security::AccessState;
 use crate::upstream::Upstream;
 use std::sync::Arc;
 
@@ -22,6 +23,8 @@ pub struct Runtime {
     pub workers: usize,
     /// Active health-check probes of every upstream's backends.
     pub probes: Probes,
+    /// Rate limiters per route and connection counts per listener.
+    pub access: AccessState,
 }
 
 impl Runtime {
@@ -51,6 +54,7 @@ impl Runtime {
             })
             .collect();
         let probes = Probes::follow(&checked, previous.map(|p| &p.probes));
+        let access = AccessState::build(&config, previous.map(|p| (&p.access, &*p.config)));
         Self {
             config: Arc::new(config),
             routes,
@@ -58,6 +62,7 @@ impl Runtime {
             generation,
             workers,
             probes,
+            access,
         }
     }
 }

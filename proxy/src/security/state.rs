@@ -1,0 +1,97 @@
+//! Access-control state built once per reload: each rate-limited route's limiter and each
+//! listener's per-IP connection counts, carried over from the previous runtime when unchanged.
+
+use super::ConnCounter;
+use super::rate_limit::{GcraLimiter, RateLimiter};
+use crate::config::Config;
+use std::sync::Arc;
+
+/// The limiters and connection counters of one runtime.
+#[derive(Debug, Default)]
+pub struct AccessState {
+    /// The limiter of `config.routes[i]`, if it has a `rate_limit`.
+    pub limiters: Vec<Option<Arc<dyn RateLimiter>>>,
+    /// Open connections per IP of `config.listeners[i]`; always carried over (connections
+    /// outlive reloads, and listeners are bound once).
+    pub conns: Vec<Arc<ConnCounter>>,
+}
+
+impl AccessState {
+    /// Builds the state for `config`. A route with the same name and the same `rate_limit` as
+    /// in `previous` keeps its limiter (and so its buckets).
+    pub fn build(config: &Config, previous: Option<(&AccessState, &Config)>) -> Self {
+        let conns = (0..config.listeners.len())
+            .map(|i| {
+                previous
+                    .and_then(|(p, _)| p.conns.get(i).cloned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let limiters =
+            config
+                .routes
+                .iter()
+                .map(|route| {
+                    let limit = route.rate_limit.as_ref()?;
+                    let kept = previous.and_then(|(state, old)| {
+                        let i = old.routes.iter().position(|r| {
+                            r.name == route.name && r.rate_limit.as_ref() == Some(limit)
+                        })?;
+                        state.limiters.get(i).cloned().flatten()
+                    });
+                    Some(kept.unwrap_or_else(|| {
+                        Arc::new(GcraLimiter::new(limit)) as Arc<dyn RateLimiter>
+                    }))
+                })
+                .collect();
+        Self { limiters, conns }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::from_yaml_str;
+    use crate::server::Runtime;
+    use std::sync::Arc;
+
+    fn yaml(limit: &str) -> String {
+        format!(
+            r#"
+listeners: [{{ name: http, bind: "127.0.0.1:0", max_connections_per_ip: 2 }}]
+upstreams: {{ api: {{ backends: [{{ address: "127.0.0.1:9001" }}] }} }}
+routes:
+  - {{ name: a, match: {{ path_prefix: /a }}, upstream: api, rate_limit: {{ per_second: 5 }} }}
+  - {{ name: b, match: {{ path_prefix: /b }}, upstream: api, rate_limit: {limit} }}
+  - {{ name: c, upstream: api }}
+"#
+        )
+    }
+
+    #[tokio::test]
+    async fn reload_keeps_unchanged_limiters_and_every_connection_count() {
+        let first = Runtime::build(from_yaml_str(&yaml("{ per_second: 5 }")).unwrap(), 1, None);
+        let same = Runtime::build(
+            from_yaml_str(&yaml("{ per_second: 5 }")).unwrap(),
+            2,
+            Some(&first),
+        );
+        let changed = Runtime::build(
+            from_yaml_str(&yaml("{ per_second: 6 }")).unwrap(),
+            3,
+            Some(&same),
+        );
+        let limiter = |rt: &Runtime, i: usize| rt.access.limiters[i].clone().unwrap();
+        assert!(Arc::ptr_eq(&limiter(&first, 0), &limiter(&same, 0)));
+        assert!(Arc::ptr_eq(&limiter(&first, 1), &limiter(&same, 1)));
+        assert!(Arc::ptr_eq(&limiter(&same, 0), &limiter(&changed, 0)));
+        assert!(
+            !Arc::ptr_eq(&limiter(&same, 1), &limiter(&changed, 1)),
+            "new limit, new buckets"
+        );
+        assert!(changed.access.limiters[2].is_none());
+        assert!(Arc::ptr_eq(
+            &first.access.conns[0],
+            &changed.access.conns[0]
+        ));
+    }
+}
