@@ -25,7 +25,7 @@ pub use error_rate::ErrorRate;
 pub use latency::{Latency, Percentile};
 pub use planned::{Planned, Sse, Websocket};
 pub use probe::{ProbeCheck, Verify};
-pub use rate_limit::{RATE_LIMIT_HEADERS, RateLimit};
+pub use rate_limit::{RATE_LIMIT_HEADERS, RATE_LIMITED_CODE, RateLimit};
 pub use scope::{Aggregate, Window, aggregate, seconds_in};
 pub use status_share::StatusShare;
 pub use throughput::Throughput;

@@ -1,7 +1,8 @@
 //! `rate_limit`: the share of 429s is what a limit of `limit` per second per key implies for
 //! the load offered — `1 - keys × (limit × seconds + burst) / attempts` — within `tolerance`
 //! (relative), and with `probe`, every 429 answer to that probe carries `Retry-After` and
-//! `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset`.
+//! `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` and the JSON code
+//! `rate_limited`.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,9 @@ pub const RATE_LIMIT_HEADERS: [&str; 4] = [
     "ratelimit-remaining",
     "ratelimit-reset",
 ];
+
+/// The JSON `code` of a 429 from the proxy.
+pub const RATE_LIMITED_CODE: &str = "rate_limited";
 
 /// The 429 share of a phase or window against what the configured limit implies.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +70,11 @@ impl RateLimit {
             ));
         }
         for r in &limited {
+            if !r.body_head.contains(RATE_LIMITED_CODE) {
+                return Err(format!(
+                    "probe `{name}`: a 429 without the JSON code `{RATE_LIMITED_CODE}`"
+                ));
+            }
             if let Some(missing) = RATE_LIMIT_HEADERS
                 .iter()
                 .find(|h| !r.headers.contains_key(**h))
@@ -178,6 +187,7 @@ mod tests {
         let mut data = run(50, 50);
         let mut limited = ProbeResult {
             status: Some(429),
+            body_head: r#"{"code":"rate_limited"}"#.to_owned(),
             ..ProbeResult::default()
         };
         for h in RATE_LIMIT_HEADERS {
