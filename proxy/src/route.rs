@@ -95,6 +95,8 @@ mod tests {
             upstream: 0,
             strip_prefix: false,
             preserve_host: true,
+            methods: None,
+            max_body_bytes: None,
         }
     }
 

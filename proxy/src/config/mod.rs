@@ -14,6 +14,7 @@ mod raw;
 mod retry;
 mod units;
 mod validate;
+mod validation;
 
 pub use breaker::{BreakerConfig, RawCircuitBreaker, RawSlidingWindow, WindowKind};
 pub use error::{ConfigError, Issue};
@@ -25,6 +26,7 @@ pub use raw::*;
 pub use retry::{BudgetConfig, RawBackoff, RawBudget, RawRetries, RetryConfig};
 pub use units::{Dur, Size};
 pub use validate::validate;
+pub use validation::{AllowedMethods, MinBodyRate, RawMinBodyRate};
 
 use figment::Figment;
 use figment::providers::{Env, Format};

@@ -262,6 +262,12 @@ pub struct RawRoute {
     /// Send the client's `Host` to the backend (true) or the backend's address (false).
     #[serde(default = "yes")]
     pub preserve_host: bool,
+    /// Methods this route accepts (405 otherwise); any when absent.
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    /// Largest request body (413 over it), `0` for no limit; `server.max_body_bytes` when absent.
+    #[serde(default)]
+    pub max_body_bytes: Option<Size>,
 }
 
 /// Host and path conditions of a route.
@@ -296,6 +302,12 @@ pub struct RawServer {
     /// upstream pools; 0 means one per CPU.
     #[serde(default)]
     pub workers: usize,
+    /// Largest request body (413 over it) where a route sets none; `0` is no limit.
+    #[serde(default = "no_body_limit")]
+    pub max_body_bytes: Size,
+    /// Slowest request body accepted (408 under it); off when absent.
+    #[serde(default)]
+    pub min_body_rate: Option<super::validation::RawMinBodyRate>,
 }
 
 impl Default for RawServer {
@@ -306,6 +318,8 @@ impl Default for RawServer {
             max_header_bytes: max_header_default(),
             max_request_headers: max_headers_default(),
             workers: 0,
+            max_body_bytes: Size(0),
+            min_body_rate: None,
         }
     }
 }
@@ -375,6 +389,9 @@ pub enum LogFormat {
     Json,
 }
 
+fn no_body_limit() -> Size {
+    Size(0)
+}
 fn yes() -> bool {
     true
 }

@@ -44,6 +44,21 @@ pub enum ProxyError {
     /// The client broke off its own request (disconnected or reset mid-upload).
     #[error("the client closed the request before it was complete")]
     ClientAborted,
+    /// The path climbs above the root (`/../x`, `%2e%2e`, an encoded `..` with `%2F`).
+    #[error("the request path climbs above the root")]
+    BadPath,
+    /// The route does not allow this method.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// The request body is larger than the route's `max_body_bytes`.
+    #[error("request body too large")]
+    BodyTooLarge,
+    /// The request body arrived slower than `server.min_body_rate`.
+    #[error("the request body arrived too slowly")]
+    RequestTimeout,
+    /// The request head is over `server.max_header_bytes` or `server.max_request_headers`.
+    #[error("request head too large")]
+    RequestHeadTooLarge,
 }
 
 impl ProxyError {
@@ -83,6 +98,11 @@ impl ProxyError {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::ExpectationFailed => StatusCode::EXPECTATION_FAILED,
             ProxyError::ClientAborted => client_closed_request(),
+            ProxyError::BadPath => StatusCode::BAD_REQUEST,
+            ProxyError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::RequestHeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -100,6 +120,11 @@ impl ProxyError {
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::ExpectationFailed => "expectation_failed",
             ProxyError::ClientAborted => "client_aborted",
+            ProxyError::BadPath => "bad_path",
+            ProxyError::MethodNotAllowed => "method_not_allowed",
+            ProxyError::BodyTooLarge => "body_too_large",
+            ProxyError::RequestTimeout => "request_timeout",
+            ProxyError::RequestHeadTooLarge => "header_too_large",
         }
     }
 
@@ -111,6 +136,11 @@ impl ProxyError {
                 | ProxyError::BadRequest(_)
                 | ProxyError::ExpectationFailed
                 | ProxyError::ClientAborted
+                | ProxyError::BadPath
+                | ProxyError::MethodNotAllowed
+                | ProxyError::BodyTooLarge
+                | ProxyError::RequestTimeout
+                | ProxyError::RequestHeadTooLarge
         )
     }
 

@@ -10,6 +10,7 @@ use crate::forward::{IdleTimeout, ProxyBody, ProxyError, Tracked};
 use crate::observe::{RequestRecord, UpstreamErrorLabels};
 use crate::resilience::static_response;
 use crate::route;
+use crate::security::{self, Guarded, Refusal, framing::Verdict};
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, Version};
 use http_body_util::{BodyExt, Full};
@@ -36,10 +37,12 @@ pub(crate) struct ConnInfo {
 
 /// Handles one client request; never fails (errors become JSON responses).
 pub(crate) async fn handle(
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     conn: ConnInfo,
     shared: Arc<Shared>,
+    framing: Arc<Verdict>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let index = framing.start_request();
     // Identify: one runtime snapshot for the whole request.
     let rt = shared.runtime.load_full();
     let cfg = &rt.config;
@@ -65,7 +68,12 @@ pub(crate) async fn handle(
         },
     );
 
-    // Validate what the proxy itself must refuse.
+    // Validate what the proxy itself must refuse: framing, path, host, expectation.
+    let uri = req.uri().clone();
+    let checked = match security::check_request(req.headers_mut(), uri.path(), &framing, index) {
+        Ok(c) => c,
+        Err(r) => return Ok(refuse(r, req.version(), record, &shared, conn, id_header)),
+    };
     let host = match host {
         Ok(h) => h,
         Err(e) => return Ok(finish(e.into_response(&request_id), record, id_header)),
@@ -79,13 +87,27 @@ pub(crate) async fn handle(
     }
 
     // Route.
-    let Some(route) = rt.routes.find(host.as_deref(), req.uri().path()) else {
+    let Some(route) = rt.routes.find(host.as_deref(), &checked.path) else {
         let e = ProxyError::NoRoute;
         return Ok(finish(e.into_response(&request_id), record, id_header));
     };
     record.route = Some(route.name.clone());
     let upstream = &rt.upstreams[route.upstream];
     record.upstream = Some(upstream.name.clone());
+
+    // Route checks: methods and body limit.
+    let h1 = req.version() <= Version::HTTP_11;
+    let version = req.version();
+    let rules = match security::check_route(
+        route,
+        &cfg.server,
+        req.method(),
+        req.headers(),
+        h1.then(|| (Arc::clone(&framing), index)),
+    ) {
+        Ok(rules) => rules,
+        Err(r) => return Ok(refuse(r, version, record, &shared, conn, id_header)),
+    };
 
     // Pick a backend and forward (breaker, retries); no backend → fallback.
     let client_side = ClientSide {
@@ -97,9 +119,9 @@ pub(crate) async fn handle(
     let (parts, body) = req.into_parts();
     let downstream = Downstream::of(&parts);
     let path = if route.strip_prefix {
-        route::strip(&route.path_prefix, parts.uri.path())
+        route::strip(&route.path_prefix, &checked.path)
     } else {
-        parts.uri.path().to_owned()
+        checked.path.into_owned()
     };
     let path_and_query = match parts.uri.query() {
         Some(q) => format!("{path}?{q}"),
@@ -107,7 +129,7 @@ pub(crate) async fn handle(
     };
     let out = Outgoing {
         parts,
-        body: ClientBody::Stream(body),
+        body: ClientBody::Stream(Guarded::new(body, rules, Arc::clone(&record.upload))),
         path_and_query,
         host: if route.preserve_host {
             host.as_deref()
@@ -172,9 +194,10 @@ pub(crate) async fn handle(
     let response = match result {
         Ok(resp) => resp,
         Err(NotForwarded::ClientAborted) => {
-            // The client broke off its own upload: not the backend's failure.
-            let e = ProxyError::ClientAborted;
-            return Ok(finish(e.into_response(&request_id), record, id_header));
+            // The client broke off its own upload, or the proxy cut it: not the backend's
+            // failure.
+            let r = security::broken_body(&record.upload, &framing, index);
+            return Ok(refuse(r, version, record, &shared, conn, id_header));
         }
         Err(NotForwarded::Bad(e)) => {
             return Ok(finish(e.into_response(&request_id), record, id_header));
@@ -191,6 +214,9 @@ pub(crate) async fn handle(
 
     // Stream back.
     let (mut parts, body) = response.into_parts();
+    if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        framing.stop_following();
+    }
     prepare::downstream_response(&mut parts, &downstream, &request_id, &cfg.headers);
     record.status = parts.status.as_u16();
     let body = Tracked::new(IdleTimeout::new(body, upstream.timeouts.idle), record).boxed_unsync();
@@ -216,6 +242,32 @@ fn fail(
             .inc();
     }
     let resp = err.into_response(&record.request_id);
+    finish(resp, record, id_header)
+}
+
+/// Answers a request the validation layer refused: counted, logged (sampled), and on HTTP/1
+/// with `Connection: close` when the rest of the stream cannot be trusted.
+fn refuse(
+    r: Refusal,
+    version: Version,
+    record: RequestRecord,
+    shared: &Shared,
+    conn: ConnInfo,
+    id_header: &HeaderName,
+) -> Response<ProxyBody> {
+    if !matches!(r.error, ProxyError::ClientAborted) {
+        shared
+            .metrics
+            .rejected(r.error.code(), conn.client.ip(), r.detail);
+    }
+    let mut resp = r.error.into_response(&record.request_id);
+    if let Some(allow) = r.allow {
+        resp.headers_mut().insert(http::header::ALLOW, allow);
+    }
+    if r.close && version <= Version::HTTP_11 {
+        resp.headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     finish(resp, record, id_header)
 }
 
