@@ -16,7 +16,7 @@ mod tests;
 pub use parser::{Follower, HeadLimits};
 pub use stream::Validated;
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// What is wrong with a request's framing; each is refused with the connection closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,10 +111,9 @@ impl Violation {
 /// One connection's framing verdict, shared by its stream wrapper and its requests.
 #[derive(Debug, Default)]
 pub struct Verdict {
-    /// 1 + the index of the first request with a violation; 0 while there is none.
+    /// The first violation: `(1 + request index) << 8 | index into [`Violation::ALL`]`;
+    /// 0 while there is none. One word, so the request and the reason are read together.
     bad: AtomicU64,
-    /// Which violation, as an index into [`Violation::ALL`].
-    reason: AtomicU8,
     /// Requests the handler has started on this connection.
     started: AtomicU64,
     /// The handler asked the follower to step aside (the connection was upgraded).
@@ -126,13 +125,10 @@ pub struct Verdict {
 impl Verdict {
     /// Records the first violation (later ones are ignored).
     pub fn record(&self, request: u64, v: Violation) {
-        self.reason.store(v.index(), Ordering::Relaxed);
-        let _ = self.bad.compare_exchange(
-            0,
-            request.saturating_add(1),
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
+        let word = (request.saturating_add(1).min(u64::MAX >> 8) << 8) | u64::from(v.index());
+        let _ = self
+            .bad
+            .compare_exchange(0, word, Ordering::Release, Ordering::Relaxed);
     }
 
     /// Numbers the next request the handler starts on this connection (0-based).
@@ -143,16 +139,17 @@ impl Verdict {
     /// The violation that refuses request `index`: one in it or in an earlier request.
     pub fn refuses(&self, index: u64) -> Option<Violation> {
         let bad = self.bad.load(Ordering::Acquire);
-        (bad != 0 && index >= bad - 1).then(|| self.violation())
+        (bad != 0 && index >= (bad >> 8) - 1).then(|| Self::violation(bad))
     }
 
     /// The recorded violation, if any.
     pub fn recorded(&self) -> Option<Violation> {
-        (self.bad.load(Ordering::Acquire) != 0).then(|| self.violation())
+        let bad = self.bad.load(Ordering::Acquire);
+        (bad != 0).then(|| Self::violation(bad))
     }
 
-    fn violation(&self) -> Violation {
-        let i = usize::from(self.reason.load(Ordering::Relaxed));
+    fn violation(word: u64) -> Violation {
+        let i = (word & 0xff) as usize;
         Violation::ALL
             .get(i)
             .copied()

@@ -71,8 +71,10 @@ enum State {
     ChunkDataLf,
     /// At the start of a trailer line (or the blank line ending the message).
     TrailerStart,
-    /// In a trailer line.
+    /// In a trailer field's name.
     Trailer,
+    /// In a trailer field's value.
+    TrailerValue,
     /// Saw CR ending a trailer field line.
     TrailerLf,
     /// Saw CR of the blank line ending the trailers.
@@ -137,6 +139,11 @@ impl Follower {
         self.state == State::Off
     }
 
+    /// Requests whose framing has been followed to their end.
+    pub fn completed(&self) -> u64 {
+        self.request
+    }
+
     /// True between requests (nothing of the next request read yet).
     pub fn is_idle(&self) -> bool {
         self.state == State::Start
@@ -158,6 +165,7 @@ impl Follower {
                 | State::ChunkDataLf
                 | State::TrailerStart
                 | State::Trailer
+                | State::TrailerValue
                 | State::TrailerLf
                 | State::TrailerEndLf
         )
@@ -288,10 +296,13 @@ impl Follower {
             (ChunkDataCr | ChunkDataLf, _) => return Err(Violation::BadChunk),
             (TrailerStart, b'\r') => TrailerEndLf,
             (TrailerStart, b' ' | b'\t') => return Err(Violation::ObsFold),
+            (TrailerStart | Trailer | TrailerValue, b'\n') => return Err(Violation::BareLineEnd),
             (TrailerStart, _) if is_tchar(b) => Trailer,
-            (Trailer, b'\r') => TrailerLf,
-            (Trailer, _) if b == b'\t' || b >= b' ' && b != 0x7f => Trailer,
-            (TrailerStart | Trailer, _) => return Err(Violation::BadTrailer),
+            (Trailer, b':') => TrailerValue,
+            (Trailer, _) if is_tchar(b) => Trailer,
+            (TrailerValue, b'\r') => TrailerLf,
+            (TrailerValue, _) if b == b'\t' || b >= b' ' && b != 0x7f => TrailerValue,
+            (TrailerStart | Trailer | TrailerValue, _) => return Err(Violation::BadTrailer),
             (TrailerLf, b'\n') => TrailerStart,
             (TrailerEndLf, b'\n') => self.next_request(),
             (RequestLineLf | FieldLf | HeadLf | ChunkSizeLf | TrailerLf | TrailerEndLf, _) => {
