@@ -18,7 +18,7 @@ const H2_PREFACE_LINE: &[u8] = b"PRI * HTTP/2.0";
 /// Limits the follower enforces on a head.
 #[derive(Debug, Clone, Copy)]
 pub struct HeadLimits {
-    /// Largest head in bytes, request line to the blank line.
+    /// A head reaching this many bytes (request line to the blank line) is too large.
     pub max_head_bytes: usize,
     /// Most header fields.
     pub max_headers: usize,
@@ -218,7 +218,8 @@ impl Follower {
         use State::*;
         if self.in_head() || self.state == Start && b != b'\r' && b != b'\n' {
             self.head_bytes += 1;
-            if self.head_bytes > self.limits.max_head_bytes {
+            // hyper refuses a head that fills its buffer (`max_header_bytes`): so does this.
+            if self.head_bytes >= self.limits.max_head_bytes {
                 return Err(Violation::HeadTooLarge);
             }
         }
