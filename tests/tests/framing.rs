@@ -32,43 +32,171 @@ const TE: &str = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r
 fn probes() -> Vec<Probe> {
     let smuggle = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
     let mut p = vec![
-        probe("CL+TE", &format!("{H}Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{smuggle}"), 400),
-        probe("TE+CL", &format!("{H}Transfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n{smuggle}"), 400),
-        probe("TE odd case", &format!("{H}Transfer-Encoding: Chunked\r\n\r\n0\r\n\r\n{smuggle}"), 400),
-        probe("TE upper case", &format!("{H}Transfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n"), 400),
-        probe("TE chunked, identity", &format!("{H}Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"), 400),
-        probe("TE identity, chunked", &format!("{H}Transfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n"), 400),
-        probe("TE twice", &format!("{H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400),
-        probe("TE gzip", &format!("{H}Transfer-Encoding: gzip\r\n\r\n"), 400),
-        probe("TE space before colon", &format!("{H}Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n{smuggle}"), 400),
-        probe("TE vertical tab", &format!("{H}Transfer-Encoding: \x0bchunked\r\n\r\n0\r\n\r\n"), 400),
-        probe("TE obs-fold", &format!("{H}Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n"), 400),
-        probe("TE xchunked", &format!("{H}Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"), 400),
-        probe("CL twice equal", &format!("{H}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello"), 400),
-        probe("CL twice different", &format!("{H}Content-Length: 5\r\nContent-Length: 41\r\n\r\nhello{smuggle}"), 400),
-        probe("CL list", &format!("{H}Content-Length: 5, 5\r\n\r\nhello"), 400),
-        probe("CL leading zero", &format!("{H}Content-Length: 007\r\n\r\nhello12"), 400),
-        probe("CL plus sign", &format!("{H}Content-Length: +5\r\n\r\nhello"), 400),
-        probe("CL hex", &format!("{H}Content-Length: 0x5\r\n\r\nhello"), 400),
-        probe("CL overflow", &format!("{H}Content-Length: 99999999999999999999999\r\n\r\n"), 400),
+        probe(
+            "CL+TE",
+            &format!(
+                "{H}Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{smuggle}"
+            ),
+            400,
+        ),
+        probe(
+            "TE+CL",
+            &format!(
+                "{H}Transfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n{smuggle}"
+            ),
+            400,
+        ),
+        probe(
+            "TE odd case",
+            &format!("{H}Transfer-Encoding: Chunked\r\n\r\n0\r\n\r\n{smuggle}"),
+            400,
+        ),
+        probe(
+            "TE upper case",
+            &format!("{H}Transfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n"),
+            400,
+        ),
+        probe(
+            "TE chunked, identity",
+            &format!("{H}Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"),
+            400,
+        ),
+        probe(
+            "TE identity, chunked",
+            &format!("{H}Transfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n"),
+            400,
+        ),
+        probe(
+            "TE twice",
+            &format!(
+                "{H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            ),
+            400,
+        ),
+        probe(
+            "TE gzip",
+            &format!("{H}Transfer-Encoding: gzip\r\n\r\n"),
+            400,
+        ),
+        probe(
+            "TE space before colon",
+            &format!("{H}Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n{smuggle}"),
+            400,
+        ),
+        probe(
+            "TE vertical tab",
+            &format!("{H}Transfer-Encoding: \x0bchunked\r\n\r\n0\r\n\r\n"),
+            400,
+        ),
+        probe(
+            "TE obs-fold",
+            &format!("{H}Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n"),
+            400,
+        ),
+        probe(
+            "TE xchunked",
+            &format!("{H}Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"),
+            400,
+        ),
+        probe(
+            "CL twice equal",
+            &format!("{H}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello"),
+            400,
+        ),
+        probe(
+            "CL twice different",
+            &format!("{H}Content-Length: 5\r\nContent-Length: 41\r\n\r\nhello{smuggle}"),
+            400,
+        ),
+        probe(
+            "CL list",
+            &format!("{H}Content-Length: 5, 5\r\n\r\nhello"),
+            400,
+        ),
+        probe(
+            "CL leading zero",
+            &format!("{H}Content-Length: 007\r\n\r\nhello12"),
+            400,
+        ),
+        probe(
+            "CL plus sign",
+            &format!("{H}Content-Length: +5\r\n\r\nhello"),
+            400,
+        ),
+        probe(
+            "CL hex",
+            &format!("{H}Content-Length: 0x5\r\n\r\nhello"),
+            400,
+        ),
+        probe(
+            "CL overflow",
+            &format!("{H}Content-Length: 99999999999999999999999\r\n\r\n"),
+            400,
+        ),
         probe("obs-fold", &format!("{H}X-A: 1\r\n 2\r\n\r\n"), 400),
-        probe("bare LF request line", "GET / HTTP/1.1\nHost: a\r\n\r\n", 400),
-        probe("bare LF header", "GET / HTTP/1.1\r\nHost: a\nX: 1\r\n\r\n", 400),
-        probe("bare LF end of head", "GET / HTTP/1.1\r\nHost: a\r\n\n", 400),
+        probe(
+            "bare LF request line",
+            "GET / HTTP/1.1\nHost: a\r\n\r\n",
+            400,
+        ),
+        probe(
+            "bare LF header",
+            "GET / HTTP/1.1\r\nHost: a\nX: 1\r\n\r\n",
+            400,
+        ),
+        probe(
+            "bare LF end of head",
+            "GET / HTTP/1.1\r\nHost: a\r\n\n",
+            400,
+        ),
         probe("bare CR in value", &format!("{H}X: a\rb\r\n\r\n"), 400),
         probe("NUL in value", &format!("{H}X: a\x00b\r\n\r\n"), 400),
         probe("DEL in value", &format!("{H}X: a\x7fb\r\n\r\n"), 400),
         probe("non-token name", &format!("{H}X(y): 1\r\n\r\n"), 400),
         probe("space before colon", &format!("{H}X-A : 1\r\n\r\n"), 400),
-        probe("chunk bad hex", &format!("{TE}zz\r\nhello\r\n0\r\n\r\n"), 400),
-        probe("chunk missing CRLF", &format!("{TE}5\r\nhelloXX0\r\n\r\n"), 400),
+        probe(
+            "chunk bad hex",
+            &format!("{TE}zz\r\nhello\r\n0\r\n\r\n"),
+            400,
+        ),
+        probe(
+            "chunk missing CRLF",
+            &format!("{TE}5\r\nhelloXX0\r\n\r\n"),
+            400,
+        ),
         probe("chunk bare LF", &format!("{TE}5\nhello\r\n0\r\n\r\n"), 400),
-        probe("chunk size overflow", &format!("{TE}fffffffffffffffffffff\r\nx\r\n0\r\n\r\n"), 400),
-        probe("chunk space after size", &format!("{TE}5 \r\nhello\r\n0\r\n\r\n"), 400),
+        probe(
+            "chunk size overflow",
+            &format!("{TE}fffffffffffffffffffff\r\nx\r\n0\r\n\r\n"),
+            400,
+        ),
+        probe(
+            "chunk space after size",
+            &format!("{TE}5 \r\nhello\r\n0\r\n\r\n"),
+            400,
+        ),
         probe("bad trailer", &format!("{TE}0\r\nbad trailer\r\n\r\n"), 400),
-        probe("head too large", &format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "a".repeat(20_000)), 431),
-        probe("too many headers", &format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X: 1\r\n".repeat(120)), 431),
-        probe("unknown Expect", &format!("{H}Expect: 200-ok\r\nContent-Length: 0\r\n\r\n"), 417),
+        probe(
+            "head too large",
+            &format!(
+                "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+                "a".repeat(20_000)
+            ),
+            431,
+        ),
+        probe(
+            "too many headers",
+            &format!(
+                "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+                "X: 1\r\n".repeat(120)
+            ),
+            431,
+        ),
+        probe(
+            "unknown Expect",
+            &format!("{H}Expect: 200-ok\r\nContent-Length: 0\r\n\r\n"),
+            417,
+        ),
     ];
     for x in &mut p {
         // An unknown expectation is answered without a backend; the rest must never reach one,
@@ -110,7 +238,10 @@ async fn every_ambiguous_or_malformed_request_is_refused_and_the_connection_clos
         let before = backend.received().len();
         let (status, closed) = within(p.name, send(proxy.first_addr(), &p.bytes)).await;
         let seen = backend.received().len() - before;
-        let smuggled = backend.received().iter().any(|r| r.head.contains("/smuggled"));
+        let smuggled = backend
+            .received()
+            .iter()
+            .any(|r| r.head.contains("/smuggled"));
         if status == p.status && closed && seen <= p.forwarded && !smuggled {
             refused += 1;
         } else {
@@ -129,22 +260,36 @@ async fn refusals_are_json_and_counted_by_reason() {
     let backend = raw_backend().await;
     let proxy = harness::start(&config(&backend, "")).await;
     let mut c = RawClient::connect(proxy.first_addr()).await;
-    c.send(format!("{H}Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").as_bytes())
-        .await;
+    c.send(
+        format!("{H}Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").as_bytes(),
+    )
+    .await;
     let resp = c.read_response().await.expect("a response");
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.header_values("connection"), ["close"]);
     let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
     assert_eq!(body["code"], "bad_request");
     // hyper refuses an oversized head itself; it is counted when the connection ends.
-    let (status, _) = send(proxy.first_addr(), format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20_000)).as_bytes()).await;
+    let (status, _) = send(
+        proxy.first_addr(),
+        format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(20_000)).as_bytes(),
+    )
+    .await;
     assert_eq!(status, 431);
     let url = format!("{}/metrics", admin_url(&proxy));
     eventually("rejections counted", || async {
         let text = reqwest::get(&url).await.ok()?.text().await.ok()?;
         let samples = prom::parse(&text).ok()?;
-        let bad = prom::value(&samples, "rampart_requests_rejected_total", &[("reason", "bad_request")])?;
-        let large = prom::value(&samples, "rampart_requests_rejected_total", &[("reason", "header_too_large")])?;
+        let bad = prom::value(
+            &samples,
+            "rampart_requests_rejected_total",
+            &[("reason", "bad_request")],
+        )?;
+        let large = prom::value(
+            &samples,
+            "rampart_requests_rejected_total",
+            &[("reason", "header_too_large")],
+        )?;
         (bad >= 1.0 && large >= 1.0).then_some(())
     })
     .await;
@@ -191,7 +336,11 @@ async fn an_h2c_upgrade_is_never_passed_on() {
     )
     .await;
     assert_eq!(status, 200);
-    assert!(backend.received()[1].header_values("http2-settings").is_empty());
+    assert!(
+        backend.received()[1]
+            .header_values("http2-settings")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -201,7 +350,9 @@ async fn a_slowloris_client_is_cut_off_while_others_are_served() {
     let addr = proxy.first_addr();
     let slow = tokio::spawn(async move {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ").await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+            .await
+            .unwrap();
         // A byte every 200 ms, never finishing the head; at most 100 bytes (20 s).
         for _ in 0..100 {
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -225,14 +376,21 @@ async fn a_slowloris_client_is_cut_off_while_others_are_served() {
     })
     .await;
     assert_eq!(status, 200);
-    let cut = tokio::time::timeout(DEADLINE + DEADLINE, slow).await.unwrap().unwrap();
+    let cut = tokio::time::timeout(DEADLINE + DEADLINE, slow)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(cut, "the slow client was never cut off");
     let url = format!("{}/metrics", admin_url(&proxy));
     eventually("header timeout counted", || async {
         let text = reqwest::get(&url).await.ok()?.text().await.ok()?;
         let samples = prom::parse(&text).ok()?;
-        prom::value(&samples, "rampart_requests_rejected_total", &[("reason", "header_timeout")])
-            .filter(|v| *v >= 1.0)
+        prom::value(
+            &samples,
+            "rampart_requests_rejected_total",
+            &[("reason", "header_timeout")],
+        )
+        .filter(|v| *v >= 1.0)
     })
     .await;
 }

@@ -42,7 +42,10 @@ async fn a_method_the_route_does_not_allow_is_405_with_allow() {
     assert_eq!(code(&resp), "method_not_allowed");
     assert_eq!(resp.header_values("allow"), ["GET, HEAD"]);
     assert!(backend.received().is_empty());
-    for ok in [&b"GET /ro/x HTTP/1.1\r\nHost: a\r\n\r\n"[..], b"DELETE /other HTTP/1.1\r\nHost: a\r\n\r\n"] {
+    for ok in [
+        &b"GET /ro/x HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+        b"DELETE /other HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
         assert_eq!(exchange(&proxy, ok).await.status(), 200);
     }
     assert_eq!(backend.received().len(), 2);
@@ -58,27 +61,46 @@ async fn a_declared_body_over_the_limit_is_413_before_any_backend() {
     )
     .await;
     let post = |path: &str, n: usize| {
-        format!("POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: {n}\r\n\r\n{}", "x".repeat(n))
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: a\r\nContent-Length: {n}\r\n\r\n{}",
+            "x".repeat(n)
+        )
     };
     let resp = exchange(&proxy, post("/small", 1025).as_bytes()).await;
     assert_eq!(resp.status(), 413);
     assert_eq!(code(&resp), "body_too_large");
     assert_eq!(resp.header_values("connection"), ["close"]);
     // The server-wide limit applies where the route sets none; 0 on a route lifts it.
-    assert_eq!(exchange(&proxy, post("/other", 4097).as_bytes()).await.status(), 413);
+    assert_eq!(
+        exchange(&proxy, post("/other", 4097).as_bytes())
+            .await
+            .status(),
+        413
+    );
     assert!(backend.received().is_empty(), "no backend contacted");
-    assert_eq!(exchange(&proxy, post("/small", 1024).as_bytes()).await.status(), 200);
-    assert_eq!(exchange(&proxy, post("/other", 4096).as_bytes()).await.status(), 200);
-    assert_eq!(exchange(&proxy, post("/any", 10_000).as_bytes()).await.status(), 200);
+    assert_eq!(
+        exchange(&proxy, post("/small", 1024).as_bytes())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        exchange(&proxy, post("/other", 4096).as_bytes())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        exchange(&proxy, post("/any", 10_000).as_bytes())
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn a_streamed_body_is_cut_at_the_limit_with_413() {
-    let (backend, proxy) = setup(
-        "  - { upstream: api, max_body_bytes: 1KiB }\n",
-        "",
-    )
-    .await;
+    let (backend, proxy) = setup("  - { upstream: api, max_body_bytes: 1KiB }\n", "").await;
     let mut req = b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..4 {
         req.extend_from_slice(format!("200\r\n{}\r\n", "y".repeat(512)).as_bytes());
@@ -87,7 +109,10 @@ async fn a_streamed_body_is_cut_at_the_limit_with_413() {
     let resp = exchange(&proxy, &req).await;
     assert_eq!(resp.status(), 413);
     assert_eq!(code(&resp), "body_too_large");
-    assert!(backend.received().is_empty(), "the backend never got a whole request");
+    assert!(
+        backend.received().is_empty(),
+        "the backend never got a whole request"
+    );
     // Under the limit, chunked is fine.
     let small = b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
     assert_eq!(exchange(&proxy, small).await.status(), 200);
@@ -96,8 +121,17 @@ async fn a_streamed_body_is_cut_at_the_limit_with_413() {
 #[tokio::test]
 async fn a_path_above_the_root_is_bad_path() {
     let (backend, proxy) = setup("  - { upstream: api }\n", "").await;
-    for path in ["/../etc/passwd", "/a/%2e%2e/%2E%2e/x", "/static/..%2Fsecret", "/a/..%5c..%5cwin"] {
-        let resp = exchange(&proxy, format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes()).await;
+    for path in [
+        "/../etc/passwd",
+        "/a/%2e%2e/%2E%2e/x",
+        "/static/..%2Fsecret",
+        "/a/..%5c..%5cwin",
+    ] {
+        let resp = exchange(
+            &proxy,
+            format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes(),
+        )
+        .await;
         assert_eq!(resp.status(), 400, "{path}");
         assert_eq!(code(&resp), "bad_path", "{path}");
     }
@@ -118,7 +152,11 @@ async fn the_backend_receives_the_normalised_path() {
         ("/secret/../api", "/"),
     ];
     for (sent, _) in cases {
-        let resp = exchange(&proxy, format!("GET {sent} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes()).await;
+        let resp = exchange(
+            &proxy,
+            format!("GET {sent} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes(),
+        )
+        .await;
         assert_eq!(resp.status(), 200, "{sent}");
     }
     let got: Vec<String> = backend
@@ -139,8 +177,11 @@ async fn a_body_slower_than_the_minimum_rate_is_408() {
     .await;
     let mut c = RawClient::connect(proxy.first_addr()).await;
     // Ten bytes of a 100,000-byte body, then nothing.
-    c.send(b"POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n0123456789").await;
-    let resp = within("the 408", c.read_response()).await.expect("a response");
+    c.send(b"POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n0123456789")
+        .await;
+    let resp = within("the 408", c.read_response())
+        .await
+        .expect("a response");
     assert_eq!(resp.status(), 408);
     assert_eq!(code(&resp), "request_timeout");
     assert!(c.is_closed().await);

@@ -48,7 +48,10 @@ impl AllowedMethods {
 }
 
 /// Validates `server.min_body_rate`.
-pub(super) fn min_body_rate(raw: Option<&RawMinBodyRate>, issues: &mut Issues) -> Option<MinBodyRate> {
+pub(super) fn min_body_rate(
+    raw: Option<&RawMinBodyRate>,
+    issues: &mut Issues,
+) -> Option<MinBodyRate> {
     let raw = raw?;
     if raw.bytes_per_second == 0 {
         issues.push(
@@ -68,11 +71,18 @@ pub(super) fn body_limit(raw: Option<Size>) -> Option<u64> {
 }
 
 /// Validates `routes[i].methods`.
-pub(super) fn methods(path: &str, raw: Option<&[String]>, issues: &mut Issues) -> Option<AllowedMethods> {
+pub(super) fn methods(
+    path: &str,
+    raw: Option<&[String]>,
+    issues: &mut Issues,
+) -> Option<AllowedMethods> {
     let raw = raw?;
     let key = format!("{path}.methods");
     if raw.is_empty() {
-        issues.push(&key, "list at least one method, e.g. [GET, POST], or remove `methods` to allow any");
+        issues.push(
+            &key,
+            "list at least one method, e.g. [GET, POST], or remove `methods` to allow any",
+        );
         return None;
     }
     let mut list: Vec<Method> = Vec::new();
@@ -99,7 +109,11 @@ pub(super) fn methods(path: &str, raw: Option<&[String]>, issues: &mut Issues) -
     if list.contains(&Method::GET) && !list.contains(&Method::HEAD) {
         list.push(Method::HEAD);
     }
-    let allow = list.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let allow = list
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     let allow = HeaderValue::from_str(&allow).unwrap_or_else(|_| HeaderValue::from_static("GET"));
     Some(AllowedMethods { list, allow })
 }
@@ -138,8 +152,14 @@ mod tests {
         );
         let e = from_yaml_str(&yaml).unwrap_err().to_string();
         assert!(e.contains("server.min_body_rate.bytes_per_second"), "{e}");
-        assert!(e.contains("routes[0].methods[0]") && e.contains("\"GET\""), "{e}");
-        assert!(e.contains("routes[0].methods[2]") && e.contains("twice"), "{e}");
+        assert!(
+            e.contains("routes[0].methods[0]") && e.contains("\"GET\""),
+            "{e}"
+        );
+        assert!(
+            e.contains("routes[0].methods[2]") && e.contains("twice"),
+            "{e}"
+        );
         assert!(e.contains("routes[0].methods[3]"), "{e}");
     }
 

@@ -55,9 +55,9 @@ fn is_normal(path: &str) -> bool {
     !(b.windows(2).any(|w| w == b"//")
         || b.contains(&b'\\')
         || b.windows(2).any(|w| w == b"/.")
-        || b
-            .windows(3)
-            .any(|w| w[0] == b'%' && matches!(&w[1..], b"2e" | b"2E" | b"2f" | b"2F" | b"5c" | b"5C")))
+        || b.windows(3).any(|w| {
+            w[0] == b'%' && matches!(&w[1..], b"2e" | b"2E" | b"2f" | b"2F" | b"5c" | b"5C")
+        }))
 }
 
 /// `Some(1)` for a `.` segment, `Some(2)` for `..`, in any mix of `.` and `%2e`.
@@ -67,7 +67,11 @@ fn dot_segment(seg: &str) -> Option<u8> {
     while !rest.is_empty() {
         if rest[0] == b'.' {
             rest = &rest[1..];
-        } else if rest.len() >= 3 && rest[0] == b'%' && rest[1] == b'2' && matches!(rest[2], b'e' | b'E') {
+        } else if rest.len() >= 3
+            && rest[0] == b'%'
+            && rest[1] == b'2'
+            && matches!(rest[2], b'e' | b'E')
+        {
             rest = &rest[3..];
         } else {
             return None;
@@ -84,8 +88,7 @@ fn dot_segment(seg: &str) -> Option<u8> {
 fn hides_dot_dot(seg: &str) -> bool {
     let b = seg.as_bytes();
     let has_sep = b.contains(&b'\\')
-        || b
-            .windows(3)
+        || b.windows(3)
             .any(|w| w[0] == b'%' && matches!(&w[1..], b"2f" | b"2F" | b"5c" | b"5C"));
     if !has_sep {
         return false;
@@ -93,9 +96,7 @@ fn hides_dot_dot(seg: &str) -> bool {
     let mut part_start = 0;
     let mut i = 0;
     while i <= b.len() {
-        let sep_len = if i == b.len() {
-            1
-        } else if b[i] == b'\\' {
+        let sep_len = if i == b.len() || b[i] == b'\\' {
             1
         } else if i + 3 <= b.len()
             && b[i] == b'%'
@@ -153,7 +154,13 @@ mod tests {
 
     #[test]
     fn climbing_above_the_root_is_refused() {
-        for p in ["/..", "/../etc/passwd", "/a/../../b", "/%2e%2e/x", "/./../x"] {
+        for p in [
+            "/..",
+            "/../etc/passwd",
+            "/a/../../b",
+            "/%2e%2e/x",
+            "/./../x",
+        ] {
             assert_eq!(n(p), Err(BadPath), "{p}");
         }
     }
@@ -162,7 +169,12 @@ mod tests {
     fn encoded_slashes_stay_encoded_but_cannot_hide_dot_dot() {
         assert_eq!(n("/files/a%2Fb").unwrap(), "/files/a%2Fb");
         assert_eq!(n("/files/a%5cb").unwrap(), "/files/a%5cb");
-        for p in ["/static/..%2Fetc", "/static/%2e%2e%5Cwin", "/a/x%2F..", "/a\\..\\b"] {
+        for p in [
+            "/static/..%2Fetc",
+            "/static/%2e%2e%5Cwin",
+            "/a/x%2F..",
+            "/a\\..\\b",
+        ] {
             assert_eq!(n(p), Err(BadPath), "{p}");
         }
     }

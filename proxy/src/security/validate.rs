@@ -59,14 +59,19 @@ pub(crate) fn check_request<'a>(
     path: &'a str,
     verdict: &Verdict,
     index: u64,
-) -> Result<Checked<'a>, Refusal> {
+) -> Result<Checked<'a>, Box<Refusal>> {
     if let Some(v) = verdict.refuses(index) {
         verdict.mark_answered();
-        return Err(Refusal::framing(v));
+        return Err(Box::new(Refusal::framing(v)));
     }
     headers.remove("http2-settings");
-    let path = path::normalize(path)
-        .map_err(|_| Refusal::new(ProxyError::BadPath, false, "path above the root"))?;
+    let path = path::normalize(path).map_err(|_| {
+        Box::new(Refusal::new(
+            ProxyError::BadPath,
+            false,
+            "path above the root",
+        ))
+    })?;
     Ok(Checked { path })
 }
 
@@ -79,13 +84,13 @@ pub(crate) fn check_route(
     method: &Method,
     headers: &HeaderMap,
     framing: Option<(Arc<Verdict>, u64)>,
-) -> Result<BodyRules, Refusal> {
+) -> Result<BodyRules, Box<Refusal>> {
     if let Some(m) = &route.methods
         && !m.permits(method)
     {
         let mut r = Refusal::new(ProxyError::MethodNotAllowed, false, "method not allowed");
         r.allow = Some(m.allow.clone());
-        return Err(r);
+        return Err(Box::new(r));
     }
     let limit = match route.max_body_bytes.unwrap_or(server.max_body_bytes) {
         0 => u64::MAX,
@@ -96,11 +101,11 @@ pub(crate) fn check_route(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(Refusal::new(
+        return Err(Box::new(Refusal::new(
             ProxyError::BodyTooLarge,
             true,
             "Content-Length over the body limit",
-        ));
+        )));
     }
     Ok(BodyRules {
         limit,
@@ -113,9 +118,11 @@ pub(crate) fn check_route(
 /// framing broke (400), or the client went away (499); all close the connection.
 pub(crate) fn broken_body(stats: &UploadStats, verdict: &Verdict, index: u64) -> Refusal {
     match BodyRejection::of(stats) {
-        Some(BodyRejection::TooLarge) => {
-            Refusal::new(ProxyError::BodyTooLarge, true, "streamed body over the limit")
-        }
+        Some(BodyRejection::TooLarge) => Refusal::new(
+            ProxyError::BodyTooLarge,
+            true,
+            "streamed body over the limit",
+        ),
         Some(BodyRejection::TooSlow) => Refusal::new(
             ProxyError::RequestTimeout,
             true,

@@ -72,7 +72,7 @@ pub(crate) async fn handle(
     let uri = req.uri().clone();
     let checked = match security::check_request(req.headers_mut(), uri.path(), &framing, index) {
         Ok(c) => c,
-        Err(r) => return Ok(refuse(r, req.version(), record, &shared, conn, id_header)),
+        Err(r) => return Ok(refuse(*r, req.version(), record, &shared, conn, id_header)),
     };
     let host = match host {
         Ok(h) => h,
@@ -106,7 +106,7 @@ pub(crate) async fn handle(
         h1.then(|| (Arc::clone(&framing), index)),
     ) {
         Ok(rules) => rules,
-        Err(r) => return Ok(refuse(r, version, record, &shared, conn, id_header)),
+        Err(r) => return Ok(refuse(*r, version, record, &shared, conn, id_header)),
     };
 
     // Pick a backend and forward (breaker, retries); no backend → fallback.

@@ -73,10 +73,21 @@ pub(crate) async fn run(
         let verdict = Arc::new(Verdict::default());
         let conn_verdict = Arc::clone(&verdict);
         let service = service_fn(move |req| {
-            handler::handle(req, info, Arc::clone(&conn_shared), Arc::clone(&conn_verdict))
+            handler::handle(
+                req,
+                info,
+                Arc::clone(&conn_shared),
+                Arc::clone(&conn_verdict),
+            )
         });
         // HTTP/1 framing validator between the socket and hyper (it steps aside for h2).
-        let stream = Validated::new(stream, limits, verdict, Arc::clone(&shared.metrics), client.ip());
+        let stream = Validated::new(
+            stream,
+            limits,
+            verdict,
+            Arc::clone(&shared.metrics),
+            client.ip(),
+        );
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
@@ -87,7 +98,11 @@ pub(crate) async fn run(
                 if let Some(h) = e.downcast_ref::<hyper::Error>()
                     && h.is_timeout()
                 {
-                    timeout_metrics.rejected("header_timeout", client.ip(), "request head not received in time");
+                    timeout_metrics.rejected(
+                        "header_timeout",
+                        client.ip(),
+                        "request head not received in time",
+                    );
                 }
                 tracing::debug!(%client, error = %e, "connection ended with an error");
             }

@@ -35,23 +35,44 @@ fn every_ambiguous_framing_class_is_refused() {
     use Violation::*;
     let h = "POST / HTTP/1.1\r\nHost: a\r\n";
     let cases = [
-        ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", ContentLengthAndChunked),
-        ("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", ContentLengthAndChunked),
+        (
+            "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            ContentLengthAndChunked,
+        ),
+        (
+            "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            ContentLengthAndChunked,
+        ),
         ("Transfer-Encoding: Chunked\r\n\r\n", BadTransferEncoding),
-        ("Transfer-Encoding: chunked, identity\r\n\r\n", BadTransferEncoding),
-        ("Transfer-Encoding: identity, chunked\r\n\r\n", BadTransferEncoding),
-        ("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", BadTransferEncoding),
+        (
+            "Transfer-Encoding: chunked, identity\r\n\r\n",
+            BadTransferEncoding,
+        ),
+        (
+            "Transfer-Encoding: identity, chunked\r\n\r\n",
+            BadTransferEncoding,
+        ),
+        (
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            BadTransferEncoding,
+        ),
         ("Transfer-Encoding: xchunked\r\n\r\n", BadTransferEncoding),
         ("Transfer-Encoding : chunked\r\n\r\n", SpaceBeforeColon),
         ("Transfer-Encoding\t: chunked\r\n\r\n", SpaceBeforeColon),
         ("Transfer-Encoding: \x0bchunked\r\n\r\n", ControlChar),
-        ("Content-Length: 5\r\nContent-Length: 5\r\n\r\n", DuplicateContentLength),
+        (
+            "Content-Length: 5\r\nContent-Length: 5\r\n\r\n",
+            DuplicateContentLength,
+        ),
         ("Content-Length: 5, 5\r\n\r\n", BadContentLength),
         ("Content-Length: 007\r\n\r\n", BadContentLength),
         ("Content-Length: +5\r\n\r\n", BadContentLength),
         ("Content-Length: 0x5\r\n\r\n", BadContentLength),
         ("Content-Length: \r\n\r\n", BadContentLength),
-        ("Content-Length: 99999999999999999999999\r\n\r\n", BadContentLength),
+        (
+            "Content-Length: 99999999999999999999999\r\n\r\n",
+            BadContentLength,
+        ),
         ("X: a\r\n b\r\n\r\n", ObsFold),
         ("X: a\n\r\n", BareLineEnd),
         ("X: a\rb\r\n\r\n", BareLineEnd),
@@ -106,7 +127,10 @@ fn the_violation_names_the_request_it_is_in() {
 #[test]
 fn the_h2_preface_and_an_upgrade_turn_it_off() {
     let mut f = Follower::new(LIMITS);
-    assert_eq!(f.feed(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00"), None);
+    assert_eq!(
+        f.feed(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00"),
+        None
+    );
     assert!(f.is_off());
     let mut f = Follower::new(LIMITS);
     assert_eq!(f.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), None);
@@ -179,7 +203,9 @@ fn request() -> impl Strategy<Value = Vec<u8>> {
             match body {
                 None => out.extend_from_slice(b"\r\n"),
                 Some((false, b)) => {
-                    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", b.len()).as_bytes());
+                    out.extend_from_slice(
+                        format!("Content-Length: {}\r\n\r\n", b.len()).as_bytes(),
+                    );
                     out.extend_from_slice(&b);
                 }
                 Some((true, b)) => {
