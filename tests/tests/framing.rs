@@ -237,11 +237,9 @@ async fn every_ambiguous_or_malformed_request_is_refused_and_the_connection_clos
     for p in &all {
         let before = backend.received().len();
         let (status, closed) = within(p.name, send(proxy.first_addr(), &p.bytes)).await;
-        let seen = backend.received().len() - before;
-        let smuggled = backend
-            .received()
-            .iter()
-            .any(|r| r.head.contains("/smuggled"));
+        let got = backend.received();
+        let seen = got.len() - before;
+        let smuggled = got[before..].iter().any(|r| r.head.contains("/smuggled"));
         if status == p.status && closed && seen <= p.forwarded && !smuggled {
             refused += 1;
         } else {

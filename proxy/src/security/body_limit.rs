@@ -208,3 +208,81 @@ impl RateWatch {
         timer.as_mut().poll(cx).is_ready()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+    use http_body_util::{BodyExt, StreamBody};
+
+    type Frames = Vec<Result<Frame<Bytes>, std::io::Error>>;
+
+    fn rules(limit: u64, min_rate: Option<MinBodyRate>) -> BodyRules {
+        BodyRules {
+            limit,
+            framing: None,
+            min_rate,
+        }
+    }
+
+    fn frames(sizes: &[usize]) -> Frames {
+        sizes
+            .iter()
+            .map(|n| Ok(Frame::data(Bytes::from(vec![b'x'; *n]))))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_cut_and_the_reason_kept() {
+        let stats = Arc::new(UploadStats::default());
+        let inner = StreamBody::new(futures_util::stream::iter(frames(&[600, 600])));
+        let body = Guarded::new(inner, rules(1024, None), Arc::clone(&stats));
+        assert!(body.collect().await.is_err());
+        assert_eq!(BodyRejection::of(&stats), Some(BodyRejection::TooLarge));
+
+        let stats = Arc::new(UploadStats::default());
+        let inner = StreamBody::new(futures_util::stream::iter(frames(&[512, 512])));
+        let body = Guarded::new(inner, rules(1024, None), Arc::clone(&stats));
+        assert_eq!(body.collect().await.unwrap().to_bytes().len(), 1024);
+        assert_eq!(BodyRejection::of(&stats), None);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_is_cut_under_the_minimum_rate() {
+        let stats = Arc::new(UploadStats::default());
+        let stalled =
+            futures_util::stream::iter(frames(&[10])).chain(futures_util::stream::pending());
+        let rate = MinBodyRate {
+            bytes_per_second: 100,
+            after: Duration::from_secs(1),
+        };
+        let body = Guarded::new(
+            StreamBody::new(stalled),
+            rules(u64::MAX, Some(rate)),
+            Arc::clone(&stats),
+        );
+        assert!(body.collect().await.is_err());
+        assert_eq!(BodyRejection::of(&stats), Some(BodyRejection::TooSlow));
+    }
+
+    #[tokio::test]
+    async fn a_body_at_the_rate_passes() {
+        let stats = Arc::new(UploadStats::default());
+        // 100 bytes every 20 ms: 5,000 bytes/s against a minimum of 100.
+        let paced = Box::pin(futures_util::stream::iter(0..10).then(|_| async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<_, std::io::Error>(Frame::data(Bytes::from(vec![b'y'; 100])))
+        }));
+        let rate = MinBodyRate {
+            bytes_per_second: 100,
+            after: Duration::from_secs(1),
+        };
+        let body = Guarded::new(
+            StreamBody::new(paced),
+            rules(u64::MAX, Some(rate)),
+            Arc::clone(&stats),
+        );
+        assert_eq!(body.collect().await.unwrap().to_bytes().len(), 1000);
+        assert_eq!(BodyRejection::of(&stats), None);
+    }
+}

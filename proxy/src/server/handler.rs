@@ -96,14 +96,13 @@ pub(crate) async fn handle(
     record.upstream = Some(upstream.name.clone());
 
     // Route checks: methods and body limit.
-    let h1 = req.version() <= Version::HTTP_11;
     let version = req.version();
     let rules = match security::check_route(
         route,
         &cfg.server,
         req.method(),
         req.headers(),
-        h1.then(|| (Arc::clone(&framing), index)),
+        (version <= Version::HTTP_11).then(|| (Arc::clone(&framing), index)),
     ) {
         Ok(rules) => rules,
         Err(r) => return Ok(refuse(*r, version, record, &shared, conn, id_header)),
