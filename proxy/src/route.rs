@@ -107,6 +107,8 @@ mod tests {
             preserve_host: true,
             ip_filter: None,
             rate_limit: None,
+            methods: None,
+            max_body_bytes: None,
         }
     }
 

@@ -15,6 +15,7 @@ mod raw;
 mod retry;
 mod units;
 mod validate;
+mod validation;
 
 pub use access::{RateKey, RateLimitConfig, RatePeriod, RawIpFilter, RawOnDeny, RawRateLimit};
 pub use breaker::{BreakerConfig, RawCircuitBreaker, RawSlidingWindow, WindowKind};
@@ -27,6 +28,7 @@ pub use raw::*;
 pub use retry::{BudgetConfig, RawBackoff, RawBudget, RawRetries, RetryConfig};
 pub use units::{Dur, Size};
 pub use validate::validate;
+pub use validation::{AllowedMethods, MinBodyRate, RawMinBodyRate};
 
 use figment::Figment;
 use figment::providers::{Env, Format};

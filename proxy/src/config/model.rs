@@ -177,6 +177,10 @@ pub struct RouteConfig {
     pub ip_filter: Option<crate::security::IpFilter>,
     /// The route's rate limit, if any.
     pub rate_limit: Option<super::RateLimitConfig>,
+    /// Methods accepted (405 otherwise); any when `None`.
+    pub methods: Option<super::AllowedMethods>,
+    /// Body limit in bytes (`0`: none); `server.max_body_bytes` when `None`.
+    pub max_body_bytes: Option<u64>,
 }
 
 /// How a route matches the request host.
@@ -203,6 +207,10 @@ pub struct ServerConfig {
     pub max_request_headers: usize,
     /// Worker threads (at least 1).
     pub workers: usize,
+    /// Body limit in bytes of routes that set none (`0`: none).
+    pub max_body_bytes: u64,
+    /// Slowest request body accepted, if enforced.
+    pub min_body_rate: Option<super::MinBodyRate>,
 }
 
 /// Forwarding headers.

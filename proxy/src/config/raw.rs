@@ -274,6 +274,12 @@ pub struct RawRoute {
     /// Requests per second or minute, per client IP, header value or the whole route.
     #[serde(default)]
     pub rate_limit: Option<super::access::RawRateLimit>,
+    /// Methods this route accepts (405 otherwise); any when absent.
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+    /// Largest request body (413 over it), `0` for no limit; `server.max_body_bytes` when absent.
+    #[serde(default)]
+    pub max_body_bytes: Option<Size>,
 }
 
 /// Host and path conditions of a route.
@@ -311,6 +317,12 @@ pub struct RawServer {
     /// Peers whose `X-Forwarded-For` is believed (CIDRs or addresses).
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Largest request body (413 over it) where a route sets none; `0` is no limit.
+    #[serde(default = "no_body_limit")]
+    pub max_body_bytes: Size,
+    /// Slowest request body accepted (408 under it); off when absent.
+    #[serde(default)]
+    pub min_body_rate: Option<super::validation::RawMinBodyRate>,
 }
 
 impl Default for RawServer {
@@ -322,6 +334,8 @@ impl Default for RawServer {
             max_request_headers: max_headers_default(),
             workers: 0,
             trusted_proxies: Vec::new(),
+            max_body_bytes: Size(0),
+            min_body_rate: None,
         }
     }
 }
@@ -391,6 +405,9 @@ pub enum LogFormat {
     Json,
 }
 
+fn no_body_limit() -> Size {
+    Size(0)
+}
 fn yes() -> bool {
     true
 }

@@ -96,6 +96,11 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         } else {
             raw.server.workers
         },
+        max_body_bytes: raw.server.max_body_bytes.0,
+        min_body_rate: super::validation::min_body_rate(
+            raw.server.min_body_rate.as_ref(),
+            &mut issues,
+        ),
     };
     if raw.server.max_request_headers == 0 || raw.server.max_request_headers > 10_000 {
         issues.push(
@@ -316,6 +321,8 @@ fn route(
             .rate_limit
             .as_ref()
             .and_then(|l| super::access::rate_limit(&format!("{path}.rate_limit"), l, issues)),
+        methods: super::validation::methods(&path, r.methods.as_deref(), issues),
+        max_body_bytes: super::validation::body_limit(r.max_body_bytes),
     })
 }
 

@@ -50,6 +50,21 @@ pub enum ProxyError {
     /// The route's rate limit refused the request; the decision fills the `RateLimit-*` headers.
     #[error("too many requests; retry later")]
     RateLimited(crate::security::rate_limit::Decision),
+    /// The path climbs above the root (`/../x`, `%2e%2e`, an encoded `..` with `%2F`).
+    #[error("the request path climbs above the root")]
+    BadPath,
+    /// The route does not allow this method.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// The request body is larger than the route's `max_body_bytes`.
+    #[error("request body too large")]
+    BodyTooLarge,
+    /// The request body arrived slower than `server.min_body_rate`.
+    #[error("the request body arrived too slowly")]
+    RequestTimeout,
+    /// The request head is over `server.max_header_bytes` or `server.max_request_headers`.
+    #[error("request head too large")]
+    RequestHeadTooLarge,
 }
 
 impl ProxyError {
@@ -91,6 +106,11 @@ impl ProxyError {
             ProxyError::ClientAborted => client_closed_request(),
             ProxyError::IpDenied => StatusCode::FORBIDDEN,
             ProxyError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ProxyError::BadPath => StatusCode::BAD_REQUEST,
+            ProxyError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ProxyError::RequestHeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -110,6 +130,11 @@ impl ProxyError {
             ProxyError::ClientAborted => "client_aborted",
             ProxyError::IpDenied => "ip_denied",
             ProxyError::RateLimited(_) => "rate_limited",
+            ProxyError::BadPath => "bad_path",
+            ProxyError::MethodNotAllowed => "method_not_allowed",
+            ProxyError::BodyTooLarge => "body_too_large",
+            ProxyError::RequestTimeout => "request_timeout",
+            ProxyError::RequestHeadTooLarge => "header_too_large",
         }
     }
 
@@ -123,6 +148,11 @@ impl ProxyError {
                 | ProxyError::ClientAborted
                 | ProxyError::IpDenied
                 | ProxyError::RateLimited(_)
+                | ProxyError::BadPath
+                | ProxyError::MethodNotAllowed
+                | ProxyError::BodyTooLarge
+                | ProxyError::RequestTimeout
+                | ProxyError::RequestHeadTooLarge
         )
     }
 

@@ -16,6 +16,8 @@ pub struct UploadStats {
     pub bytes: AtomicU64,
     /// The client's body broke (it disconnected or reset the stream) before its end.
     pub client_aborted: AtomicBool,
+    /// Why the proxy cut the body, if it did (`security::BodyRejection` as `u8`; 0: not cut).
+    pub rejected: std::sync::atomic::AtomicU8,
 }
 
 impl UploadStats {

@@ -20,6 +20,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use std::sync::Arc;
 
+/// The client's streamed body as the request path forwards it.
+pub(crate) type RequestBody = crate::security::Guarded<Incoming>;
+
 /// The request as the client sent it, to be rewritten for each attempt.
 pub(crate) struct Outgoing<'a> {
     /// The client's request head.
@@ -37,8 +40,8 @@ pub(crate) struct Outgoing<'a> {
 /// The client's request body: still streaming, or kept whole for replay.
 #[derive(Debug)]
 pub(crate) enum ClientBody {
-    /// As hyper delivers it.
-    Stream(Incoming),
+    /// As hyper delivers it, held to the validation layer's rules.
+    Stream(RequestBody),
     /// Read whole (small, for retries).
     Kept(Bytes),
 }
@@ -85,7 +88,7 @@ pub(crate) async fn forward<'a>(
     }
     let upload = Arc::clone(&record.upload);
     // A body is kept for replay only when it is known to be small; otherwise it streams once.
-    let (mut body, replay): (Option<Incoming>, Option<Bytes>) = match body {
+    let (mut body, replay): (Option<RequestBody>, Option<Bytes>) = match body {
         ClientBody::Kept(bytes) => (None, Some(bytes)),
         ClientBody::Stream(b) if retry.is_some() && http_body::Body::is_end_stream(&b) => {
             (None, Some(Bytes::new()))

@@ -1,6 +1,6 @@
-//! The request path, phase by phase: identify → client IP → listener IP filter → validate →
-//! route → route IP filter and rate limit → pick and forward (breaker, retries, fallback;
-//! `exchange.rs`) → stream back.
+//! The request path, phase by phase: identify → client IP → listener IP filter → validate
+//! (framing, path) → route → route checks (methods, body limit, IP filter, rate limit) → pick
+//! and forward (breaker, retries, fallback; `exchange.rs`) → stream back.
 
 use super::Shared;
 use super::exchange::{self, ClientBody, NotForwarded, Outgoing};
@@ -11,13 +11,13 @@ use crate::forward::{IdleTimeout, ProxyBody, ProxyError, Tracked};
 use crate::observe::{RequestRecord, UpstreamErrorLabels};
 use crate::resilience::static_response;
 use crate::route;
-use crate::security;
+use crate::security::{self, Guarded, Refusal, framing::Verdict};
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// What the listener knows about the connection a request came on.
@@ -34,10 +34,12 @@ pub(crate) struct ConnInfo {
 
 /// Handles one client request; never fails (errors become JSON responses).
 pub(crate) async fn handle(
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     conn: ConnInfo,
     shared: Arc<Shared>,
+    framing: Arc<Verdict>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let index = framing.start_request();
     // Identify: one runtime snapshot for the whole request.
     let rt = shared.runtime.load_full();
     let cfg = &rt.config;
@@ -77,7 +79,21 @@ pub(crate) async fn handle(
         return Ok(finish(e.into_response(&request_id), record, id_header));
     }
 
-    // Validate what the proxy itself must refuse.
+    // Validate what the proxy itself must refuse: framing, path, host, expectation.
+    let uri = req.uri().clone();
+    let checked = match security::check_request(req.headers_mut(), uri.path(), &framing, index) {
+        Ok(c) => c,
+        Err(r) => {
+            return Ok(refuse(
+                *r,
+                req.version(),
+                record,
+                &shared,
+                client_ip,
+                id_header,
+            ));
+        }
+    };
     let host = match host {
         Ok(h) => h,
         Err(e) => return Ok(finish(e.into_response(&request_id), record, id_header)),
@@ -91,12 +107,26 @@ pub(crate) async fn handle(
     }
 
     // Route.
-    let Some((route_index, route)) = rt.routes.find_indexed(host.as_deref(), req.uri().path())
-    else {
+    let Some((route_index, route)) = rt.routes.find_indexed(host.as_deref(), &checked.path) else {
         let e = ProxyError::NoRoute;
         return Ok(finish(e.into_response(&request_id), record, id_header));
     };
     record.route = Some(route.name.clone());
+    let upstream = &rt.upstreams[route.upstream];
+    record.upstream = Some(upstream.name.clone());
+
+    // Route checks: methods and body limit.
+    let version = req.version();
+    let rules = match security::check_route_rules(
+        route,
+        &cfg.server,
+        req.method(),
+        req.headers(),
+        (version <= Version::HTTP_11).then(|| (Arc::clone(&framing), index)),
+    ) {
+        Ok(rules) => rules,
+        Err(r) => return Ok(refuse(*r, version, record, &shared, client_ip, id_header)),
+    };
 
     // Route checks: IP filter, then rate limit.
     if let Err(e) = security::check_route(
@@ -110,8 +140,6 @@ pub(crate) async fn handle(
     ) {
         return Ok(finish(e.into_response(&request_id), record, id_header));
     }
-    let upstream = &rt.upstreams[route.upstream];
-    record.upstream = Some(upstream.name.clone());
 
     // Pick a backend and forward (breaker, retries); no backend → fallback.
     let client_side = ClientSide {
@@ -124,9 +152,9 @@ pub(crate) async fn handle(
     let (parts, body) = req.into_parts();
     let downstream = Downstream::of(&parts);
     let path = if route.strip_prefix {
-        route::strip(&route.path_prefix, parts.uri.path())
+        route::strip(&route.path_prefix, &checked.path)
     } else {
-        parts.uri.path().to_owned()
+        checked.path.into_owned()
     };
     let path_and_query = match parts.uri.query() {
         Some(q) => format!("{path}?{q}"),
@@ -134,7 +162,7 @@ pub(crate) async fn handle(
     };
     let out = Outgoing {
         parts,
-        body: ClientBody::Stream(body),
+        body: ClientBody::Stream(Guarded::new(body, rules, Arc::clone(&record.upload))),
         path_and_query,
         host: if route.preserve_host {
             host.as_deref()
@@ -199,9 +227,10 @@ pub(crate) async fn handle(
     let response = match result {
         Ok(resp) => resp,
         Err(NotForwarded::ClientAborted) => {
-            // The client broke off its own upload: not the backend's failure.
-            let e = ProxyError::ClientAborted;
-            return Ok(finish(e.into_response(&request_id), record, id_header));
+            // The client broke off its own upload, or the proxy cut it: not the backend's
+            // failure.
+            let r = security::broken_body(&record.upload, &framing, index);
+            return Ok(refuse(r, version, record, &shared, client_ip, id_header));
         }
         Err(NotForwarded::Bad(e)) => {
             return Ok(finish(e.into_response(&request_id), record, id_header));
@@ -218,6 +247,9 @@ pub(crate) async fn handle(
 
     // Stream back.
     let (mut parts, body) = response.into_parts();
+    if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        framing.stop_following();
+    }
     prepare::downstream_response(&mut parts, &downstream, &request_id, &cfg.headers);
     record.status = parts.status.as_u16();
     let body = Tracked::new(IdleTimeout::new(body, upstream.timeouts.idle), record).boxed_unsync();
@@ -243,6 +275,30 @@ fn fail(
             .inc();
     }
     let resp = err.into_response(&record.request_id);
+    finish(resp, record, id_header)
+}
+
+/// Answers a request the validation layer refused: counted, logged (sampled), and on HTTP/1
+/// with `Connection: close` when the rest of the stream cannot be trusted.
+fn refuse(
+    r: Refusal,
+    version: Version,
+    record: RequestRecord,
+    shared: &Shared,
+    client_ip: IpAddr,
+    id_header: &HeaderName,
+) -> Response<ProxyBody> {
+    if !matches!(r.error, ProxyError::ClientAborted) {
+        shared.metrics.rejected(r.error.code(), client_ip, r.detail);
+    }
+    let mut resp = r.error.into_response(&record.request_id);
+    if let Some(allow) = r.allow {
+        resp.headers_mut().insert(http::header::ALLOW, allow);
+    }
+    if r.close && version <= Version::HTTP_11 {
+        resp.headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     finish(resp, record, id_header)
 }
 

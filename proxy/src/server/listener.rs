@@ -3,6 +3,7 @@
 use super::Shared;
 use super::handler::{self, ConnInfo};
 use crate::security;
+use crate::security::framing::{HeadLimits, Validated, Verdict};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -40,6 +41,11 @@ pub(crate) async fn run(
     index: usize,
 ) {
     let builder = builder(&shared);
+    let server = shared.runtime.load().config.server;
+    let limits = HeadLimits {
+        max_head_bytes: server.max_header_bytes,
+        max_headers: server.max_request_headers,
+    };
     let graceful = GracefulShutdown::new();
     let mut conns = JoinSet::new();
     loop {
@@ -76,14 +82,41 @@ pub(crate) async fn run(
             worker,
         };
         let conn_shared = Arc::clone(&shared);
-        let service = service_fn(move |req| handler::handle(req, info, Arc::clone(&conn_shared)));
+        let verdict = Arc::new(Verdict::default());
+        let conn_verdict = Arc::clone(&verdict);
+        let service = service_fn(move |req| {
+            handler::handle(
+                req,
+                info,
+                Arc::clone(&conn_shared),
+                Arc::clone(&conn_verdict),
+            )
+        });
+        // HTTP/1 framing validator between the socket and hyper (it steps aside for h2).
+        let stream = Validated::new(
+            stream,
+            limits,
+            verdict,
+            Arc::clone(&shared.metrics),
+            client.ip(),
+        );
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         let watched = graceful.watch(conn);
+        let timeout_metrics = Arc::clone(&shared.metrics);
         conns.spawn(async move {
             let _slot = guard;
             if let Err(e) = watched.await {
+                if let Some(h) = e.downcast_ref::<hyper::Error>()
+                    && h.is_timeout()
+                {
+                    timeout_metrics.rejected(
+                        "header_timeout",
+                        client.ip(),
+                        "request head not received in time",
+                    );
+                }
                 tracing::debug!(%client, error = %e, "connection ended with an error");
             }
         });
