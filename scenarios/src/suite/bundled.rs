@@ -1,7 +1,7 @@
 //! The suites shipped in `scenarios/suites/`, embedded so the binary runs from any directory.
 
 /// `(name, YAML)` of every bundled suite, in run order.
-pub const BUNDLED: [(&str, &str); 9] = [
+pub const BUNDLED: [(&str, &str); 10] = [
     ("basic", include_str!("../../suites/basic.yaml")),
     ("round-robin", include_str!("../../suites/round-robin.yaml")),
     (
@@ -16,6 +16,10 @@ pub const BUNDLED: [(&str, &str); 9] = [
     ("hot-reload", include_str!("../../suites/hot-reload.yaml")),
     ("ip-filter", include_str!("../../suites/ip-filter.yaml")),
     ("rate-limit", include_str!("../../suites/rate-limit.yaml")),
+    (
+        "request-validation",
+        include_str!("../../suites/request-validation.yaml"),
+    ),
     ("performance", include_str!("../../suites/performance.yaml")),
 ];
 
