@@ -34,6 +34,8 @@ pub struct ListenerConfig {
     pub name: String,
     /// Address to bind.
     pub bind: SocketAddr,
+    /// TLS termination, if configured.
+    pub tls: Option<super::ListenerTls>,
 }
 
 /// A pool of backends.
@@ -67,6 +69,8 @@ pub struct UpstreamConfig {
     pub retries: Option<super::RetryConfig>,
     /// What answers when no backend may be called, if set.
     pub fallback: Option<super::FallbackConfig>,
+    /// TLS to the backends, if configured.
+    pub tls: Option<super::UpstreamTls>,
 }
 
 /// Bounds on a backend's response head.
@@ -193,6 +197,8 @@ pub struct ServerConfig {
     pub max_request_headers: usize,
     /// Worker threads (at least 1).
     pub workers: usize,
+    /// HTTP/2 limits of client connections.
+    pub http2: super::Http2Config,
 }
 
 /// Forwarding headers.

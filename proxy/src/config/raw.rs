@@ -43,6 +43,9 @@ pub struct RawListener {
     pub name: String,
     /// `ip:port` to bind; port 0 picks a free port.
     pub bind: String,
+    /// TLS termination; plain HTTP (and h2c) when absent.
+    #[serde(default)]
+    pub tls: Option<super::tls::RawListenerTls>,
 }
 
 /// The admin listener.
@@ -164,6 +167,9 @@ pub struct RawUpstream {
     /// What answers when no backend may be called; 503 `circuit_open` when absent.
     #[serde(default)]
     pub fallback: Option<super::fallback::RawFallback>,
+    /// TLS to the backends; plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<super::tls::RawUpstreamTls>,
 }
 
 /// Bounds on a backend's response head; a backend over them gets 502 `upstream_header_too_large`.
@@ -296,6 +302,9 @@ pub struct RawServer {
     /// upstream pools; 0 means one per CPU.
     #[serde(default)]
     pub workers: usize,
+    /// HTTP/2 limits of client connections.
+    #[serde(default)]
+    pub http2: super::tls::RawHttp2,
 }
 
 impl Default for RawServer {
@@ -306,6 +315,7 @@ impl Default for RawServer {
             max_header_bytes: max_header_default(),
             max_request_headers: max_headers_default(),
             workers: 0,
+            http2: super::tls::RawHttp2::default(),
         }
     }
 }

@@ -35,9 +35,14 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 );
             }
             let bind = socket_addr(&l.bind, &format!("{path}.bind"), &mut issues)?;
+            let tls = l
+                .tls
+                .as_ref()
+                .and_then(|t| super::tls::listener(&format!("{path}.tls"), t, &mut issues));
             Some(ListenerConfig {
                 name: l.name.clone(),
                 bind,
+                tls,
             })
         })
         .collect();
@@ -92,6 +97,7 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         } else {
             raw.server.workers
         },
+        http2: super::tls::http2(&raw.server.http2, &mut issues),
     };
     if raw.server.max_request_headers == 0 || raw.server.max_request_headers > 10_000 {
         issues.push(
@@ -251,6 +257,10 @@ fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig 
             .fallback
             .as_ref()
             .map(|f| super::fallback::validate(&format!("{path}.fallback"), f, issues)),
+        tls: u
+            .tls
+            .as_ref()
+            .and_then(|t| super::tls::upstream(&format!("{path}.tls"), t, issues)),
     }
 }
 

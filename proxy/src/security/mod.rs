@@ -2,5 +2,6 @@
 //! refusal is counted and logged.
 
 mod reject_log;
+pub mod tls;
 
 pub use reject_log::RejectLog;

@@ -10,6 +10,7 @@ use crate::forward::{IdleTimeout, ProxyBody, ProxyError, Tracked};
 use crate::observe::{RequestRecord, UpstreamErrorLabels};
 use crate::resilience::static_response;
 use crate::route;
+use crate::security::tls::PeerSubject;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, Version};
 use http_body_util::{BodyExt, Full};
@@ -24,10 +25,6 @@ pub(crate) struct ConnInfo {
     pub(crate) client: SocketAddr,
     /// The listener's index in `listeners` of the config the proxy started with (listeners are
     /// bound once; a reload that changes them applies only on restart).
-    #[expect(
-        dead_code,
-        reason = "read by the listener's IP filter and TLS settings, next"
-    )]
     pub(crate) listener: usize,
     /// The worker thread serving the connection.
     pub(crate) worker: usize,
@@ -88,11 +85,22 @@ pub(crate) async fn handle(
     record.upstream = Some(upstream.name.clone());
 
     // Pick a backend and forward (breaker, retries); no backend → fallback.
+    let peer_subject = req
+        .extensions()
+        .get::<PeerSubject>()
+        .map(|s| Arc::clone(&s.0));
     let client_side = ClientSide {
         ip: conn.client.ip(),
         proto: conn.proto,
         host: host.as_deref(),
         version: req.version(),
+        strip: &rt.subject_headers,
+        subject: rt
+            .tls
+            .get(conn.listener)
+            .and_then(Option::as_ref)
+            .zip(peer_subject.as_deref())
+            .map(|(t, s)| (&t.subject_header, s)),
     };
     let (parts, body) = req.into_parts();
     let downstream = Downstream::of(&parts);

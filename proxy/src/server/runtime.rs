@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::health::{Checked, Probes};
 use crate::route::RouteTable;
+use crate::security::tls::Termination;
 use crate::upstream::Upstream;
 use std::sync::Arc;
 
@@ -22,6 +23,10 @@ pub struct Runtime {
     pub workers: usize,
     /// Active health-check probes of every upstream's backends.
     pub probes: Probes,
+    /// Each listener's TLS acceptor, indexed as in `config.listeners`; `None` for plain HTTP.
+    pub tls: Vec<Option<Termination>>,
+    /// Every TLS listener's client-subject header: stripped from client requests everywhere.
+    pub subject_headers: Vec<http::HeaderName>,
 }
 
 impl Runtime {
@@ -51,6 +56,17 @@ impl Runtime {
             })
             .collect();
         let probes = Probes::follow(&checked, previous.map(|p| &p.probes));
+        let tls: Vec<Option<Termination>> = config
+            .listeners
+            .iter()
+            .map(|l| l.tls.as_ref().map(Termination::new))
+            .collect();
+        let mut subject_headers: Vec<http::HeaderName> = Vec::new();
+        for t in tls.iter().flatten() {
+            if !subject_headers.contains(&t.subject_header) {
+                subject_headers.push(t.subject_header.clone());
+            }
+        }
         Self {
             config: Arc::new(config),
             routes,
@@ -58,6 +74,8 @@ impl Runtime {
             generation,
             workers,
             probes,
+            tls,
+            subject_headers,
         }
     }
 }
