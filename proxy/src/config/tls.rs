@@ -308,3 +308,6 @@ fn max_pending_reset_streams_default() -> usize {
 fn max_local_error_reset_streams_default() -> usize {
     1024
 }
+
+#[cfg(test)]
+mod tests;
