@@ -388,3 +388,56 @@ async fn a_reload_serves_new_certificate_files_to_new_handshakes_and_keeps_old_c
         .unwrap();
     assert_eq!(peer_leaf(&stream), second.leaf_der());
 }
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_at_the_handshake_timeout_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = CertSet::write(dir.path(), "c", &["localhost"]);
+    let backend = TestBackend::start("a").await;
+    let tls = format!("{}      handshake_timeout: 100ms\n", one_cert(&certs));
+    let proxy = start(&tls_config(&tls, &plain_upstream(backend.addr()))).await;
+    let mut tcp = tokio::net::TcpStream::connect(proxy.first_addr())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = within("closed by the proxy", tcp.read_to_end(&mut buf)).await;
+    assert!(
+        read.is_err() || buf.is_empty(),
+        "nothing is sent to a silent client"
+    );
+    let metrics_url = format!("{}/metrics", admin_url(&proxy));
+    eventually("tls_handshake rejection counted", || async {
+        let text = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
+        text.contains("rampart_requests_rejected_total{reason=\"tls_handshake\"} 1")
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_plain_listener_strips_the_subject_header_of_the_tls_listeners() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = CertSet::write(dir.path(), "c", &["localhost"]);
+    let backend = TestBackend::start("a").await;
+    let yaml = tls_config(&one_cert(&certs), &plain_upstream(backend.addr())).replace(
+        "listeners:\n",
+        "listeners:\n  - { name: plain, bind: \"127.0.0.1:0\" }\n",
+    );
+    let proxy = start(&yaml).await;
+    let plain = proxy.addr("plain").unwrap();
+    let resp = within(
+        "plain request",
+        reqwest::Client::new()
+            .get(format!("http://{plain}/echo"))
+            .header("x-client-cert-subject", "CN=admin")
+            .send(),
+    )
+    .await
+    .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["headers"].get("x-client-cert-subject").is_none(),
+        "{body}"
+    );
+    assert_eq!(body["headers"]["x-forwarded-proto"][0], "http");
+}
