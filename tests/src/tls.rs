@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_rustls::client::TlsStream;
@@ -165,6 +166,7 @@ impl Sender {
 #[derive(Debug)]
 pub struct TlsBackend {
     addr: SocketAddr,
+    requests: Arc<AtomicU64>,
     task: JoinHandle<()>,
 }
 
@@ -184,15 +186,19 @@ impl TlsBackend {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&requests);
         let task = tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
+                let counted = Arc::clone(&counted);
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    let service =
-                        service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        async move {
                             let mut headers = serde_json::Map::new();
                             for (k, v) in req.headers() {
                                 headers.insert(
@@ -204,19 +210,29 @@ impl TlsBackend {
                             Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(
                                 body.to_string(),
                             ))))
-                        });
+                        }
+                    });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(tls), service)
                         .await;
                 });
             }
         });
-        Self { addr, task }
+        Self {
+            addr,
+            requests,
+            task,
+        }
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Requests served so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
     }
 }
 

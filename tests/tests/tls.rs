@@ -441,3 +441,32 @@ async fn a_plain_listener_strips_the_subject_header_of_the_tls_listeners() {
     );
     assert_eq!(body["headers"]["x-forwarded-proto"][0], "http");
 }
+
+#[tokio::test]
+async fn active_health_checks_of_a_tls_upstream_probe_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = CertSet::write(dir.path(), "backend", &["127.0.0.1"]);
+    let backend = TlsBackend::start(&certs).await;
+    let yaml = format!(
+        "listeners: [{{ name: http, bind: \"127.0.0.1:0\" }}]\n\
+         admin: {{ enabled: false }}\n\
+         upstreams:\n  api: {{ backends: [{{ address: \"{}\" }}], tls: {{ ca: \"{}\" }}, \
+         health_check: {{ path: /health, interval: 50ms, unhealthy_after: 1 }} }}\n\
+         routes:\n  - {{ upstream: api }}\n",
+        backend.addr(),
+        certs.path("ca.pem")
+    );
+    let proxy = start(&yaml).await;
+    // Only probes reach the backend, and only over TLS can they be answered.
+    eventually("two probes answered", || async {
+        (backend.requests() >= 2).then_some(())
+    })
+    .await;
+    let resp = within(
+        "request",
+        reqwest::get(format!("http://{}/x", proxy.first_addr())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200, "the backend is still in rotation");
+}

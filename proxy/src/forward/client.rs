@@ -45,7 +45,8 @@ impl std::fmt::Debug for UpstreamConnector {
 }
 
 impl UpstreamConnector {
-    fn new(timeout: Duration, tls: Option<&UpstreamTls>) -> Self {
+    /// TCP with this connect timeout (also the TLS handshake's), then TLS when `tls` is set.
+    pub fn new(timeout: Duration, tls: Option<&UpstreamTls>) -> Self {
         let mut tcp = HttpConnector::new();
         tcp.set_connect_timeout(Some(timeout));
         tcp.set_nodelay(true);

@@ -53,6 +53,7 @@ impl Runtime {
                 upstream: &u.name,
                 backends: &u.backends,
                 check: c.health_check.as_ref(),
+                tls: c.tls.as_ref(),
             })
             .collect();
         let probes = Probes::follow(&checked, previous.map(|p| &p.probes));
