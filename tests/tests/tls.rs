@@ -451,7 +451,7 @@ async fn active_health_checks_of_a_tls_upstream_probe_over_tls() {
         "listeners: [{{ name: http, bind: \"127.0.0.1:0\" }}]\n\
          admin: {{ enabled: false }}\n\
          upstreams:\n  api: {{ backends: [{{ address: \"{}\" }}], tls: {{ ca: \"{}\" }}, \
-         health_check: {{ path: /health, interval: 50ms, unhealthy_after: 1 }} }}\n\
+         health_check: {{ path: /health, interval: 100ms, timeout: 100ms, unhealthy_after: 1 }} }}\n\
          routes:\n  - {{ upstream: api }}\n",
         backend.addr(),
         certs.path("ca.pem")
