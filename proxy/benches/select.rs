@@ -51,6 +51,7 @@ fn config(strategy: Strategy, n: usize) -> UpstreamConfig {
         circuit_breaker: None,
         retries: None,
         fallback: None,
+        tls: None,
     }
 }
 

@@ -28,6 +28,44 @@ struct Args {
     /// Log format; overrides `logging.format`.
     #[arg(long, value_enum)]
     log_format: Option<LogFormatArg>,
+    /// A task other than running the proxy.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Writes development certificates: ca.pem, ca-key.pem, cert.pem, key.pem (a leaf for the
+    /// hosts, signed by the CA), client.pem and client-key.pem (a client certificate).
+    GenCert {
+        /// Comma-separated DNS names and IP addresses the leaf is valid for.
+        #[arg(long, value_delimiter = ',', default_value = "localhost,127.0.0.1")]
+        hosts: Vec<String>,
+        /// The directory to write into (created if missing).
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+    },
+}
+
+/// `rampart gen-cert`: makes and writes the development certificates.
+fn gen_cert(hosts: &[String], out: &std::path::Path) -> ExitCode {
+    let certs = match proxy::security::tls::dev_certs(hosts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rampart: cannot make certificates for {hosts:?}: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(e) = certs.write(out) {
+        eprintln!("rampart: cannot write into {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "rampart: wrote ca.pem, ca-key.pem, cert.pem, key.pem, client.pem, client-key.pem into {}",
+        out.display()
+    );
+    ExitCode::SUCCESS
 }
 
 /// `--log-format` values.
@@ -74,6 +112,9 @@ const EXIT_BIND: u8 = 69;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::GenCert { hosts, out }) = &args.command {
+        return gen_cert(hosts, out);
+    }
     let config = match config::load_file(&args.config) {
         Ok(c) => c,
         Err(e) => {

@@ -96,7 +96,15 @@ impl Upstream {
         };
         let pool = PoolSettings::of(config);
         let clients = match previous {
-            Some(p) if p.pool == pool && p.clients.len() == workers.max(1) => p.clients.clone(),
+            // A TLS upstream gets new clients on every reload: its files were read again.
+            Some(p)
+                if p.pool == pool
+                    && config.tls.is_none()
+                    && p.config.tls.is_none()
+                    && p.clients.len() == workers.max(1) =>
+            {
+                p.clients.clone()
+            }
             _ => (0..workers.max(1)).map(|_| client::build(config)).collect(),
         };
         Self {

@@ -1,7 +1,8 @@
 //! End-to-end tests across the Rampart crates; the tests live in `tests/tests/`.
 //!
 //! Support shared by those tests: a small hyper test backend ([`backend`]), deterministic
-//! payloads hashed incrementally ([`payload`]), proxy start-up helpers ([`harness`]) and a
+//! payloads hashed incrementally ([`payload`]), proxy start-up helpers ([`harness`]), TLS
+//! certificates, clients and a TLS backend ([`tls`]) and a
 //! Prometheus text checker ([`prom`]).
 #![forbid(unsafe_code)]
 
@@ -10,6 +11,7 @@ pub mod harness;
 pub mod payload;
 pub mod prom;
 pub mod raw;
+pub mod tls;
 
 /// The hex sha256 of `bytes`.
 pub fn payload_sha(bytes: &[u8]) -> String {

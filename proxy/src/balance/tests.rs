@@ -66,6 +66,7 @@ pub(super) fn config(
         circuit_breaker: None,
         retries: None,
         fallback: None,
+        tls: None,
     }
 }
 

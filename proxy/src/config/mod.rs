@@ -13,6 +13,7 @@ mod model;
 mod outcomes;
 mod raw;
 mod retry;
+mod tls;
 mod units;
 mod validate;
 mod validation;
@@ -26,6 +27,10 @@ pub use model::*;
 pub use outcomes::{OutcomeItem, OutcomeSet};
 pub use raw::*;
 pub use retry::{BudgetConfig, RawBackoff, RawBudget, RawRetries, RetryConfig};
+pub use tls::{
+    Http2Config, ListenerTls, RawCertificate, RawClientCert, RawHttp2, RawListenerTls,
+    RawUpstreamTls, SUBJECT_HEADER_DEFAULT, UpstreamTls,
+};
 pub use units::{Dur, Size};
 pub use validate::validate;
 pub use validation::{AllowedMethods, MinBodyRate, RawMinBodyRate};

@@ -40,6 +40,8 @@ pub struct ListenerConfig {
     pub ip_filter: Option<crate::security::IpFilter>,
     /// Most concurrent connections per client IP; 0 means no cap.
     pub max_connections_per_ip: u32,
+    /// TLS termination, if configured.
+    pub tls: Option<super::ListenerTls>,
 }
 
 /// A pool of backends.
@@ -73,6 +75,8 @@ pub struct UpstreamConfig {
     pub retries: Option<super::RetryConfig>,
     /// What answers when no backend may be called, if set.
     pub fallback: Option<super::FallbackConfig>,
+    /// TLS to the backends, if configured.
+    pub tls: Option<super::UpstreamTls>,
 }
 
 /// Bounds on a backend's response head.
@@ -211,6 +215,8 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     /// Slowest request body accepted, if enforced.
     pub min_body_rate: Option<super::MinBodyRate>,
+    /// HTTP/2 limits of client connections.
+    pub http2: super::Http2Config,
 }
 
 /// Forwarding headers.

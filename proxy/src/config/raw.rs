@@ -49,6 +49,9 @@ pub struct RawListener {
     /// Most concurrent connections from one client IP; 0 means no cap.
     #[serde(default)]
     pub max_connections_per_ip: u32,
+    /// TLS termination; plain HTTP (and h2c) when absent.
+    #[serde(default)]
+    pub tls: Option<super::tls::RawListenerTls>,
 }
 
 /// The admin listener.
@@ -170,6 +173,9 @@ pub struct RawUpstream {
     /// What answers when no backend may be called; 503 `circuit_open` when absent.
     #[serde(default)]
     pub fallback: Option<super::fallback::RawFallback>,
+    /// TLS to the backends; plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<super::tls::RawUpstreamTls>,
 }
 
 /// Bounds on a backend's response head; a backend over them gets 502 `upstream_header_too_large`.
@@ -323,6 +329,9 @@ pub struct RawServer {
     /// Slowest request body accepted (408 under it); off when absent.
     #[serde(default)]
     pub min_body_rate: Option<super::validation::RawMinBodyRate>,
+    /// HTTP/2 limits of client connections.
+    #[serde(default)]
+    pub http2: super::tls::RawHttp2,
 }
 
 impl Default for RawServer {
@@ -336,6 +345,7 @@ impl Default for RawServer {
             trusted_proxies: Vec::new(),
             max_body_bytes: Size(0),
             min_body_rate: None,
+            http2: super::tls::RawHttp2::default(),
         }
     }
 }

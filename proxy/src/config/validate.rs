@@ -35,6 +35,10 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 );
             }
             let bind = socket_addr(&l.bind, &format!("{path}.bind"), &mut issues)?;
+            let tls = l
+                .tls
+                .as_ref()
+                .and_then(|t| super::tls::listener(&format!("{path}.tls"), t, &mut issues));
             Some(ListenerConfig {
                 name: l.name.clone(),
                 bind,
@@ -42,6 +46,7 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                     super::access::ip_filter(&format!("{path}.ip_filter"), f, true, &mut issues)
                 }),
                 max_connections_per_ip: l.max_connections_per_ip,
+                tls,
             })
         })
         .collect();
@@ -101,6 +106,7 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             raw.server.min_body_rate.as_ref(),
             &mut issues,
         ),
+        http2: super::tls::http2(&raw.server.http2, &mut issues),
     };
     if raw.server.max_request_headers == 0 || raw.server.max_request_headers > 10_000 {
         issues.push(
@@ -262,6 +268,10 @@ fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig 
             .fallback
             .as_ref()
             .map(|f| super::fallback::validate(&format!("{path}.fallback"), f, issues)),
+        tls: u
+            .tls
+            .as_ref()
+            .and_then(|t| super::tls::upstream(&format!("{path}.tls"), t, issues)),
     }
 }
 

@@ -1,14 +1,99 @@
 //! The pooled upstream HTTP client (hyper-util legacy client, keep-alive), and its twin that
-//! never reuses a connection, for the one retry after a stale pooled connection.
+//! never reuses a connection, for the one retry after a stale pooled connection. Its connector
+//! speaks TLS to the backends of an upstream with `tls`, whatever the request's scheme.
 
 use super::ProxyBody;
-use crate::config::UpstreamConfig;
+use crate::config::{UpstreamConfig, UpstreamTls};
+use http::Uri;
+use hyper_rustls::MaybeHttpsStream;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls_pki_types::ServerName;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 /// The hyper-util client type used for every upstream.
-pub type HttpClient = Client<HttpConnector, ProxyBody>;
+pub type HttpClient = Client<UpstreamConnector, ProxyBody>;
+
+/// A connection to a backend: plain TCP or TLS over it.
+pub type UpstreamStream = MaybeHttpsStream<TokioIo<TcpStream>>;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// TCP to the backend, then a TLS handshake when the upstream has `tls` (within the connect
+/// timeout too). A failed handshake (wrong CA, wrong name) is a connect error, so it is
+/// answered 502 `upstream_connect_failed` and counted as `connect_error` by passive health
+/// and breakers.
+#[derive(Clone)]
+pub struct UpstreamConnector {
+    tcp: HttpConnector,
+    tls: Option<(TlsConnector, Option<ServerName<'static>>)>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for UpstreamConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamConnector")
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpstreamConnector {
+    /// TCP with this connect timeout (also the TLS handshake's), then TLS when `tls` is set.
+    pub fn new(timeout: Duration, tls: Option<&UpstreamTls>) -> Self {
+        let mut tcp = HttpConnector::new();
+        tcp.set_connect_timeout(Some(timeout));
+        tcp.set_nodelay(true);
+        tcp.enforce_http(true);
+        Self {
+            tcp,
+            tls: tls.map(|t| (TlsConnector::from(t.client.clone()), t.sni.clone())),
+            timeout,
+        }
+    }
+}
+
+impl tower::Service<Uri> for UpstreamConnector {
+    type Response = UpstreamStream;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<UpstreamStream, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.tcp.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let host = uri.host().unwrap_or_default().to_owned();
+        let connecting = self.tcp.call(uri);
+        let tls = self.tls.clone();
+        let timeout = self.timeout;
+        Box::pin(async move {
+            let tcp = connecting.await?;
+            let Some((connector, sni)) = tls else {
+                return Ok(MaybeHttpsStream::Http(tcp));
+            };
+            let name = match sni {
+                Some(n) => n,
+                None => ServerName::try_from(host.trim_matches(['[', ']']).to_owned())?,
+            };
+            let handshake = connector.connect(name, TokioIo::new(tcp));
+            match tokio::time::timeout(timeout, handshake).await {
+                Ok(Ok(stream)) => Ok(MaybeHttpsStream::Https(TokioIo::new(stream))),
+                Ok(Err(e)) => Err(Box::new(e) as BoxError),
+                Err(_) => Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "TLS handshake with the backend timed out",
+                ))),
+            }
+        })
+    }
+}
 
 /// One worker's clients for one upstream.
 #[derive(Debug, Clone)]
@@ -19,7 +104,7 @@ pub struct UpstreamClient {
     pub fresh: HttpClient,
 }
 
-/// The clients for this upstream's connect timeout, pool settings and response limits.
+/// The clients for this upstream's connect timeout, TLS, pool settings and response limits.
 pub fn build(config: &UpstreamConfig) -> UpstreamClient {
     UpstreamClient {
         pooled: http_client(config, config.max_idle_per_backend),
@@ -28,10 +113,7 @@ pub fn build(config: &UpstreamConfig) -> UpstreamClient {
 }
 
 fn http_client(config: &UpstreamConfig, max_idle: usize) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(config.timeouts.connect));
-    connector.set_nodelay(true);
-    connector.enforce_http(true);
+    let connector = UpstreamConnector::new(config.timeouts.connect, config.tls.as_ref());
     Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())

@@ -97,10 +97,23 @@ pub struct ClientSide<'a> {
     pub host: Option<&'a str>,
     /// The client's HTTP version.
     pub version: Version,
+    /// Client-certificate subject headers, never taken from the client (every TLS
+    /// listener's `subject_header`).
+    pub strip: &'a [HeaderName],
+    /// The header and verified subject of the connection's client certificate, if any.
+    pub subject: Option<(&'a HeaderName, &'a str)>,
 }
 
 /// Adds the forwarding headers to a request on its way upstream.
 pub fn add_forwarding(headers: &mut HeaderMap, client: &ClientSide<'_>, config: &HeaderConfig) {
+    for name in client.strip {
+        headers.remove(name);
+    }
+    if let Some((name, subject)) = client.subject
+        && let Ok(v) = HeaderValue::from_bytes(subject.as_bytes())
+    {
+        headers.insert(name.clone(), v);
+    }
     let ip = client.ip.to_canonical();
     if config.x_forwarded {
         append_list(
@@ -253,6 +266,8 @@ mod tests {
             proto: "http",
             host: Some("api.test"),
             version: Version::HTTP_11,
+            strip: &[],
+            subject: None,
         };
         add_forwarding(&mut h, &client, &config());
         assert_eq!(h["x-forwarded-for"], "203.0.113.7, ::1");
@@ -274,6 +289,8 @@ mod tests {
             proto: "http",
             host: None,
             version: Version::HTTP_2,
+            strip: &[],
+            subject: None,
         };
         add_forwarding(&mut h, &client, &config());
         assert_eq!(h["x-forwarded-for"], "127.0.0.1");

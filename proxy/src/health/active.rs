@@ -4,16 +4,17 @@
 
 use crate::backend::Backend;
 use crate::config::HealthCheckConfig;
+use crate::config::UpstreamTls;
+use crate::forward::client::UpstreamConnector;
 use bytes::Bytes;
 use http::{Request, header};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-type ProbeClient = Client<HttpConnector, Empty<Bytes>>;
+type ProbeClient = Client<UpstreamConnector, Empty<Bytes>>;
 
 /// What a probe tells about the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +69,7 @@ pub(super) fn spawn(
     upstream: String,
     backend: Arc<Backend>,
     cfg: HealthCheckConfig,
+    tls: Option<UpstreamTls>,
     stop: CancellationToken,
 ) -> bool {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -77,14 +79,20 @@ pub(super) fn spawn(
     runtime.spawn(async move {
         tokio::select! {
             () = stop.cancelled() => {}
-            () = run(&upstream, &backend, &cfg, &stop) => {}
+            () = run(&upstream, &backend, &cfg, tls.as_ref(), &stop) => {}
         }
     });
     true
 }
 
-async fn run(upstream: &str, backend: &Backend, cfg: &HealthCheckConfig, stop: &CancellationToken) {
-    let client = client(cfg);
+async fn run(
+    upstream: &str,
+    backend: &Backend,
+    cfg: &HealthCheckConfig,
+    tls: Option<&UpstreamTls>,
+    stop: &CancellationToken,
+) {
+    let client = client(cfg, tls);
     let mut counter = Counter::new(backend.health.active_ok());
     let mut ticks = tokio::time::interval(cfg.interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -109,10 +117,8 @@ async fn run(upstream: &str, backend: &Backend, cfg: &HealthCheckConfig, stop: &
     }
 }
 
-fn client(cfg: &HealthCheckConfig) -> ProbeClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(cfg.timeout));
-    connector.set_nodelay(true);
+fn client(cfg: &HealthCheckConfig, tls: Option<&UpstreamTls>) -> ProbeClient {
+    let connector = UpstreamConnector::new(cfg.timeout, tls);
     Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())

@@ -44,6 +44,8 @@ pub struct Checked<'a> {
     pub backends: &'a [Arc<Backend>],
     /// Its active check, if any.
     pub check: Option<&'a HealthCheckConfig>,
+    /// Its TLS settings: probes speak TLS too.
+    pub tls: Option<&'a crate::config::UpstreamTls>,
 }
 
 impl Probes {
@@ -57,9 +59,11 @@ impl Probes {
             for backend in u.backends {
                 let same = previous.and_then(|p| {
                     p.running.iter().find(|old| {
+                        // A TLS upstream's probes restart: its files were read again.
                         old.upstream == u.upstream
                             && Arc::ptr_eq(&old.backend, backend)
                             && old.cfg == *cfg
+                            && u.tls.is_none()
                     })
                 });
                 if let Some(old) = same {
@@ -77,6 +81,7 @@ impl Probes {
                     probe.upstream.clone(),
                     Arc::clone(&probe.backend),
                     probe.cfg.clone(),
+                    u.tls.cloned(),
                     probe.stop.clone(),
                 ) {
                     running.push(probe);

@@ -19,6 +19,7 @@ pub mod path;
 pub mod rate_limit;
 mod reject_log;
 mod state;
+pub mod tls;
 mod validate;
 
 pub use body_limit::{BodyRejection, BodyRules, Guarded};

@@ -11,6 +11,7 @@ use crate::forward::{IdleTimeout, ProxyBody, ProxyError, Tracked};
 use crate::observe::{RequestRecord, UpstreamErrorLabels};
 use crate::resilience::static_response;
 use crate::route;
+use crate::security::tls::PeerSubject;
 use crate::security::{self, Guarded, Refusal, framing::Verdict};
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, Version};
@@ -142,12 +143,23 @@ pub(crate) async fn handle(
     }
 
     // Pick a backend and forward (breaker, retries); no backend → fallback.
+    let peer_subject = req
+        .extensions()
+        .get::<PeerSubject>()
+        .map(|s| Arc::clone(&s.0));
     let client_side = ClientSide {
         ip: conn.client.ip(),
         client_ip,
         proto: conn.proto,
         host: host.as_deref(),
         version: req.version(),
+        strip: &rt.subject_headers,
+        subject: rt
+            .tls
+            .get(conn.listener)
+            .and_then(Option::as_ref)
+            .zip(peer_subject.as_deref())
+            .map(|(t, s)| (&t.subject_header, s)),
     };
     let (parts, body) = req.into_parts();
     let downstream = Downstream::of(&parts);

@@ -1,15 +1,20 @@
-//! Accept loops: HTTP/1.1 and h2c on one port, every connection watched for graceful drain.
+//! Accept loops: HTTP/1.1 and h2c on one port, or TLS with ALPN; every connection watched for
+//! graceful drain.
 
 use super::Shared;
 use super::handler::{self, ConnInfo};
 use crate::security;
 use crate::security::framing::{HeadLimits, Validated, Verdict};
+use crate::security::tls::PeerSubject;
+use http::Request;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -24,11 +29,15 @@ pub(crate) fn builder(shared: &Shared) -> auto::Builder<TokioExecutor> {
         .header_read_timeout(server.header_read_timeout)
         .max_buf_size(server.max_header_bytes.max(8192))
         .max_headers(server.max_request_headers);
+    crate::security::tls::http2_limits(&mut builder.http2(), &server.http2);
     builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(server.max_header_bytes.min(u32::MAX as usize) as u32);
-    builder
+}
+
+/// The builders of one listener: by preface (plain: HTTP/1.1 or h2c) and by ALPN (TLS).
+struct Builders {
+    plain: auto::Builder<TokioExecutor>,
+    h1: auto::Builder<TokioExecutor>,
+    h2: auto::Builder<TokioExecutor>,
 }
 
 /// Serves one listener until `stop` fires, then drains its connections within `drain`.
@@ -40,12 +49,17 @@ pub(crate) async fn run(
     worker: usize,
     index: usize,
 ) {
-    let builder = builder(&shared);
+    let plain = builder(&shared);
     let server = shared.runtime.load().config.server;
     let limits = HeadLimits {
         max_head_bytes: server.max_header_bytes,
         max_headers: server.max_request_headers,
     };
+    let builders = Arc::new(Builders {
+        h1: plain.clone().http1_only(),
+        h2: plain.clone().http2_only(),
+        plain,
+    });
     let graceful = GracefulShutdown::new();
     let mut conns = JoinSet::new();
     loop {
@@ -75,43 +89,67 @@ pub(crate) async fn run(
             Err(security::Refused) => continue,
         };
         let _ = stream.set_nodelay(true);
-        let info = ConnInfo {
+        let mut info = ConnInfo {
             client,
             listener: index,
             proto: "http",
             worker,
         };
         let conn_shared = Arc::clone(&shared);
-        let verdict = Arc::new(Verdict::default());
-        let conn_verdict = Arc::clone(&verdict);
-        let service = service_fn(move |req| {
-            handler::handle(
-                req,
-                info,
-                Arc::clone(&conn_shared),
-                Arc::clone(&conn_verdict),
-            )
-        });
-        // HTTP/1 framing validator between the socket and hyper (it steps aside for h2).
-        let stream = Validated::new(
-            stream,
-            limits,
-            verdict,
-            Arc::clone(&shared.metrics),
-            client.ip(),
-        );
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let watched = graceful.watch(conn);
-        let timeout_metrics = Arc::clone(&shared.metrics);
+        let builders = Arc::clone(&builders);
+        let watcher = graceful.watcher();
+        // The TLS settings of the generation current at accept; a reload changes them for
+        // new connections only.
+        let tls = shared.runtime.load().tls.get(index).cloned().flatten();
         conns.spawn(async move {
             let _slot = guard;
-            if let Err(e) = watched.await {
+            let metrics = Arc::clone(&conn_shared.metrics);
+            let result = match tls {
+                None => {
+                    serve(
+                        &builders.plain,
+                        stream,
+                        info,
+                        conn_shared,
+                        None,
+                        limits,
+                        watcher,
+                    )
+                    .await
+                }
+                Some(tls) => match tls.accept(stream).await {
+                    Ok(accepted) => {
+                        info.proto = "https";
+                        let builder = if accepted.h2 {
+                            &builders.h2
+                        } else {
+                            &builders.h1
+                        };
+                        let subject = accepted.subject;
+                        serve(
+                            builder,
+                            accepted.stream,
+                            info,
+                            conn_shared,
+                            subject,
+                            limits,
+                            watcher,
+                        )
+                        .await
+                    }
+                    Err(detail) => {
+                        conn_shared
+                            .metrics
+                            .rejected("tls_handshake", client.ip(), &detail);
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = result {
                 if let Some(h) = e.downcast_ref::<hyper::Error>()
                     && h.is_timeout()
                 {
-                    timeout_metrics.rejected(
+                    metrics.rejected(
                         "header_timeout",
                         client.ip(),
                         "request head not received in time",
@@ -134,4 +172,39 @@ pub(crate) async fn run(
         conns.abort_all();
     }
     while conns.join_next().await.is_some() {}
+}
+
+/// Serves HTTP on one (plain or decrypted) connection, watched for graceful drain; requests
+/// of a connection with a verified client certificate carry its subject.
+async fn serve<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    info: ConnInfo,
+    shared: Arc<Shared>,
+    subject: Option<Arc<str>>,
+    limits: HeadLimits,
+    watcher: Watcher,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let verdict = Arc::new(Verdict::default());
+    // HTTP/1 framing validator between the stream and hyper (it steps aside for h2).
+    let io = Validated::new(
+        io,
+        limits,
+        Arc::clone(&verdict),
+        Arc::clone(&shared.metrics),
+        info.client.ip(),
+    );
+    let service = service_fn(move |mut req: Request<Incoming>| {
+        if let Some(s) = &subject {
+            req.extensions_mut().insert(PeerSubject(Arc::clone(s)));
+        }
+        handler::handle(req, info, Arc::clone(&shared), Arc::clone(&verdict))
+    });
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .into_owned();
+    watcher.watch(conn).await
 }

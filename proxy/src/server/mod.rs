@@ -179,6 +179,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     if o.workers != n.workers {
         changed.push("server.workers");
     }
+    if o.http2 != n.http2 {
+        changed.push("server.http2");
+    }
     changed
 }
 

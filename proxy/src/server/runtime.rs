@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::health::{Checked, Probes};
 use crate::route::RouteTable;
 use crate::security::AccessState;
+use crate::security::tls::Termination;
 use crate::upstream::Upstream;
 use std::sync::Arc;
 
@@ -25,6 +26,10 @@ pub struct Runtime {
     pub probes: Probes,
     /// Rate limiters per route and connection counts per listener.
     pub access: AccessState,
+    /// Each listener's TLS acceptor, indexed as in `config.listeners`; `None` for plain HTTP.
+    pub tls: Vec<Option<Termination>>,
+    /// Every TLS listener's client-subject header: stripped from client requests everywhere.
+    pub subject_headers: Vec<http::HeaderName>,
 }
 
 impl Runtime {
@@ -51,10 +56,22 @@ impl Runtime {
                 upstream: &u.name,
                 backends: &u.backends,
                 check: c.health_check.as_ref(),
+                tls: c.tls.as_ref(),
             })
             .collect();
         let probes = Probes::follow(&checked, previous.map(|p| &p.probes));
         let access = AccessState::build(&config, previous.map(|p| (&p.access, &*p.config)));
+        let tls: Vec<Option<Termination>> = config
+            .listeners
+            .iter()
+            .map(|l| l.tls.as_ref().map(Termination::new))
+            .collect();
+        let mut subject_headers: Vec<http::HeaderName> = Vec::new();
+        for t in tls.iter().flatten() {
+            if !subject_headers.contains(&t.subject_header) {
+                subject_headers.push(t.subject_header.clone());
+            }
+        }
         Self {
             config: Arc::new(config),
             routes,
@@ -63,6 +80,8 @@ impl Runtime {
             workers,
             probes,
             access,
+            tls,
+            subject_headers,
         }
     }
 }
