@@ -1,7 +1,7 @@
 //! The suites shipped in `scenarios/suites/`, embedded so the binary runs from any directory.
 
 /// `(name, YAML)` of every bundled suite, in run order.
-pub const BUNDLED: [(&str, &str); 10] = [
+pub const BUNDLED: [(&str, &str); 11] = [
     ("basic", include_str!("../../suites/basic.yaml")),
     ("round-robin", include_str!("../../suites/round-robin.yaml")),
     (
@@ -14,6 +14,7 @@ pub const BUNDLED: [(&str, &str); 10] = [
     ),
     ("breaker", include_str!("../../suites/breaker.yaml")),
     ("hot-reload", include_str!("../../suites/hot-reload.yaml")),
+    ("tls", include_str!("../../suites/tls.yaml")),
     ("ip-filter", include_str!("../../suites/ip-filter.yaml")),
     ("rate-limit", include_str!("../../suites/rate-limit.yaml")),
     (
