@@ -86,3 +86,14 @@ where
     })
     .await
 }
+
+/// An HTTP client whose connections come from the loopback address `from` (e.g. `127.0.0.2`:
+/// Linux routes all of 127.0.0.0/8 to `lo` without setup).
+pub fn client_from(from: &str) -> reqwest::Client {
+    let ip: std::net::IpAddr = from.parse().expect("a literal IP address");
+    reqwest::Client::builder()
+        .local_address(ip)
+        .no_proxy()
+        .build()
+        .expect("a reqwest client")
+}

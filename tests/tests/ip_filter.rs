@@ -13,15 +13,6 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// A client whose connections come from `from`.
-fn client_from(from: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(ip(from))
-        .no_proxy()
-        .build()
-        .unwrap()
-}
-
 /// A config with the listener's `listener` keys, `server` keys, and routes `/private` (with
 /// `route` keys) and `/` (none).
 fn config(backend: &TestBackend, server: &str, listener: &str, route: &str) -> String {
@@ -44,7 +35,7 @@ async fn get(
     path: &str,
     xff: Option<&str>,
 ) -> (u16, String) {
-    let mut req = client_from(from).get(format!("{}{path}", harness::base_url(proxy)));
+    let mut req = harness::client_from(from).get(format!("{}{path}", harness::base_url(proxy)));
     if let Some(x) = xff {
         req = req.header("x-forwarded-for", x);
     }
@@ -203,7 +194,7 @@ async fn consistent_hash_on_client_ip_hashes_the_resolved_address() {
         b.addr()
     );
     let proxy = harness::start(&yaml).await;
-    let client = client_from("127.0.0.2");
+    let client = harness::client_from("127.0.0.2");
     let url = format!("{}/", harness::base_url(&proxy));
     let backend_of = |xff: String| {
         let req = client.get(&url).header("x-forwarded-for", xff);

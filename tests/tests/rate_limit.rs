@@ -14,14 +14,6 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn client_from(from: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(ip(from))
-        .no_proxy()
-        .build()
-        .unwrap()
-}
-
 /// One route `limited` with these `rate_limit` keys, and `listener` keys on the listener.
 fn config(backend: &TestBackend, limit: &str, listener: &str) -> String {
     format!(
@@ -53,7 +45,7 @@ async fn twice_the_limit_for_five_seconds_is_cut_to_the_configured_rate() {
     let backend = TestBackend::start("a").await;
     let proxy = harness::start(&config(&backend, "{ per_second: 40, burst: 10 }", "")).await;
     let url = format!("{}/", harness::base_url(&proxy));
-    let client = client_from("127.0.0.2");
+    let client = harness::client_from("127.0.0.2");
     // Open loop: request i leaves at i / (2 x RATE) whatever the earlier ones are doing.
     let total = (2.0 * RATE * 5.0) as u32;
     let gap = Duration::from_secs_f64(1.0 / (2.0 * RATE));
@@ -137,7 +129,7 @@ async fn client_ips_are_limited_independently() {
     let proxy = harness::start(&config(&backend, "{ per_minute: 1, burst: 2 }", "")).await;
     let url = format!("{}/", harness::base_url(&proxy));
     for from in ["127.0.0.2", "127.0.0.3"] {
-        let c = client_from(from);
+        let c = harness::client_from(from);
         assert_eq!(status(&c, &url, None).await, 200, "{from}");
         assert_eq!(status(&c, &url, None).await, 200, "{from}");
         assert_eq!(status(&c, &url, None).await, 429, "{from}");
@@ -154,13 +146,13 @@ async fn header_keys_are_limited_independently_and_requests_without_share_one_bu
     ))
     .await;
     let url = format!("{}/", harness::base_url(&proxy));
-    let c = client_from("127.0.0.2");
+    let c = harness::client_from("127.0.0.2");
     for key in [Some("alice"), Some("bob"), None] {
         assert_eq!(status(&c, &url, key).await, 200, "{key:?}");
         assert_eq!(status(&c, &url, key).await, 200, "{key:?}");
         assert_eq!(status(&c, &url, key).await, 429, "{key:?}");
     }
-    let other = client_from("127.0.0.3");
+    let other = harness::client_from("127.0.0.3");
     assert_eq!(
         status(&other, &url, None).await,
         429,
@@ -174,7 +166,7 @@ async fn a_reload_keeps_the_buckets_of_an_unchanged_limit() {
     let yaml = config(&backend, "{ per_minute: 1, burst: 1 }", "");
     let proxy = harness::start(&yaml).await;
     let url = format!("{}/", harness::base_url(&proxy));
-    let c = client_from("127.0.0.2");
+    let c = harness::client_from("127.0.0.2");
     assert_eq!(status(&c, &url, None).await, 200);
     assert_eq!(status(&c, &url, None).await, 429);
     proxy.reload().unwrap();

@@ -200,13 +200,7 @@ async fn a_tls_1_1_client_hello_is_refused_and_counted() {
             "protocol_version alert: {reply:02x?}"
         );
     }
-    let metrics_url = format!("{}/metrics", admin_url(&proxy));
-    eventually("tls_handshake rejection counted", || async {
-        let text = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
-        text.contains("rampart_requests_rejected_total{reason=\"tls_handshake\"} 1")
-            .then_some(())
-    })
-    .await;
+    one_tls_handshake_refusal_counted(&proxy).await;
 }
 
 #[tokio::test]
@@ -405,13 +399,7 @@ async fn a_silent_client_is_dropped_at_the_handshake_timeout_and_counted() {
         read.is_err() || buf.is_empty(),
         "nothing is sent to a silent client"
     );
-    let metrics_url = format!("{}/metrics", admin_url(&proxy));
-    eventually("tls_handshake rejection counted", || async {
-        let text = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
-        text.contains("rampart_requests_rejected_total{reason=\"tls_handshake\"} 1")
-            .then_some(())
-    })
-    .await;
+    one_tls_handshake_refusal_counted(&proxy).await;
 }
 
 #[tokio::test]
@@ -469,4 +457,15 @@ async fn active_health_checks_of_a_tls_upstream_probe_over_tls() {
     .await
     .unwrap();
     assert_eq!(resp.status(), 200, "the backend is still in rotation");
+}
+
+/// Waits (bounded) until the proxy's metrics count exactly one refused TLS handshake.
+async fn one_tls_handshake_refusal_counted(proxy: &proxy::ProxyHandle) {
+    let metrics_url = format!("{}/metrics", admin_url(proxy));
+    eventually("tls_handshake rejection counted", || async {
+        let text = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
+        text.contains("rampart_requests_rejected_total{reason=\"tls_handshake\"} 1")
+            .then_some(())
+    })
+    .await;
 }
