@@ -203,17 +203,27 @@ async fn a_tls_1_1_client_hello_is_refused_and_counted() {
     one_tls_handshake_refusal_counted(&proxy).await;
 }
 
-#[tokio::test]
-async fn required_client_auth_refuses_a_client_without_a_certificate_and_passes_the_subject() {
+/// A TLS listener asking for client certificates (`client_auth: mode`, signed by the set's CA,
+/// plus `extra` TLS keys) in front of an echo backend; the temp dir holds the certificates.
+async fn mtls_proxy(
+    mode: &str,
+    extra: &str,
+) -> (tempfile::TempDir, CertSet, TestBackend, proxy::ProxyHandle) {
     let dir = tempfile::tempdir().unwrap();
     let certs = CertSet::write(dir.path(), "c", &["localhost"]);
     let backend = TestBackend::start("a").await;
     let tls = format!(
-        "{}      client_auth: required\n      client_ca: \"{}\"\n",
+        "{}      client_auth: {mode}\n      client_ca: \"{}\"\n{extra}",
         one_cert(&certs),
         certs.path("ca.pem")
     );
     let proxy = start(&tls_config(&tls, &plain_upstream(backend.addr()))).await;
+    (dir, certs, backend, proxy)
+}
+
+#[tokio::test]
+async fn required_client_auth_refuses_a_client_without_a_certificate_and_passes_the_subject() {
+    let (dir, certs, _backend, proxy) = mtls_proxy("required", "").await;
     let addr = proxy.first_addr();
 
     let anonymous = https_client(addr, &certs.pems.ca_pem, None, false);
@@ -259,15 +269,8 @@ async fn required_client_auth_refuses_a_client_without_a_certificate_and_passes_
 
 #[tokio::test]
 async fn optional_client_auth_serves_both_and_strips_a_client_sent_subject() {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = CertSet::write(dir.path(), "c", &["localhost"]);
-    let backend = TestBackend::start("a").await;
-    let tls = format!(
-        "{}      client_auth: optional\n      client_ca: \"{}\"\n      subject_header: x-peer\n",
-        one_cert(&certs),
-        certs.path("ca.pem")
-    );
-    let proxy = start(&tls_config(&tls, &plain_upstream(backend.addr()))).await;
+    let (_dir, certs, _backend, proxy) =
+        mtls_proxy("optional", "      subject_header: x-peer\n").await;
     let addr = proxy.first_addr();
 
     let anonymous = https_client(addr, &certs.pems.ca_pem, None, true);
