@@ -35,6 +35,10 @@ pub struct Backend {
     pub ewma: PeakEwma,
     /// Active and passive health.
     pub health: Health,
+    /// WebSockets open to this backend.
+    pub websockets: AtomicUsize,
+    /// SSE streams open from this backend.
+    pub sse_streams: AtomicUsize,
 }
 
 impl Backend {
@@ -49,6 +53,8 @@ impl Backend {
             selections: AtomicU64::new(0),
             ewma: PeakEwma::new(ewma),
             health: Health::default(),
+            websockets: AtomicUsize::new(0),
+            sse_streams: AtomicUsize::new(0),
         }
     }
 

@@ -30,6 +30,7 @@ pub mod resilience;
 pub mod route;
 pub mod security;
 pub mod server;
+pub mod upgrade;
 pub mod upstream;
 
 pub use config::{Config, ConfigError, ConfigSource};

@@ -109,6 +109,7 @@ mod tests {
             rate_limit: None,
             methods: None,
             max_body_bytes: None,
+            websocket: None,
         }
     }
 

@@ -165,6 +165,8 @@ fn upstreams(shared: &Shared) -> serde_json::Value {
                         "requests": b.requests.load(Ordering::Relaxed),
                         "failures": b.failures.load(Ordering::Relaxed),
                         "selections": b.selections.load(Ordering::Relaxed),
+                        "websockets": b.websockets.load(Ordering::Relaxed),
+                        "sse_streams": b.sse_streams.load(Ordering::Relaxed),
                         "ewma_ms": b.ewma.cost_at(now) / 1e6,
                         "healthy": b.health.is_healthy(now),
                         "unhealthy": b.health.reason(now).map(|r| r.as_str()),

@@ -13,6 +13,7 @@ mod model;
 mod outcomes;
 mod raw;
 mod retry;
+mod streams;
 mod tls;
 mod units;
 mod validate;
@@ -27,6 +28,7 @@ pub use model::*;
 pub use outcomes::{OutcomeItem, OutcomeSet};
 pub use raw::*;
 pub use retry::{BudgetConfig, RawBackoff, RawBudget, RawRetries, RetryConfig};
+pub use streams::{RawWebsocket, RawWebsocketSettings, WebsocketConfig};
 pub use tls::{
     Http2Config, ListenerTls, RawCertificate, RawClientCert, RawHttp2, RawListenerTls,
     RawUpstreamTls, SUBJECT_HEADER_DEFAULT, UpstreamTls,

@@ -185,6 +185,8 @@ pub struct RouteConfig {
     pub methods: Option<super::AllowedMethods>,
     /// Body limit in bytes (`0`: none); `server.max_body_bytes` when `None`.
     pub max_body_bytes: Option<u64>,
+    /// WebSocket settings; `None` when upgrades are off on the route.
+    pub websocket: Option<std::sync::Arc<super::WebsocketConfig>>,
 }
 
 /// How a route matches the request host.
@@ -217,6 +219,8 @@ pub struct ServerConfig {
     pub min_body_rate: Option<super::MinBodyRate>,
     /// HTTP/2 limits of client connections.
     pub http2: super::Http2Config,
+    /// Time WebSockets and SSE streams may go on after a shutdown starts.
+    pub stream_drain_timeout: Duration,
 }
 
 /// Forwarding headers.

@@ -286,6 +286,9 @@ pub struct RawRoute {
     /// Largest request body (413 over it), `0` for no limit; `server.max_body_bytes` when absent.
     #[serde(default)]
     pub max_body_bytes: Option<Size>,
+    /// WebSocket upgrades: on (default), off, or their settings.
+    #[serde(default)]
+    pub websocket: super::streams::RawWebsocket,
 }
 
 /// Host and path conditions of a route.
@@ -332,6 +335,10 @@ pub struct RawServer {
     /// HTTP/2 limits of client connections.
     #[serde(default)]
     pub http2: super::tls::RawHttp2,
+    /// How long WebSockets and SSE streams may go on after a shutdown starts before the proxy
+    /// closes them (1001, clean end); default 5 s, at most `shutdown_timeout`.
+    #[serde(default)]
+    pub stream_drain_timeout: Option<Dur>,
 }
 
 impl Default for RawServer {
@@ -346,6 +353,7 @@ impl Default for RawServer {
             max_body_bytes: Size(0),
             min_body_rate: None,
             http2: super::tls::RawHttp2::default(),
+            stream_drain_timeout: None,
         }
     }
 }

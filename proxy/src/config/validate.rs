@@ -107,6 +107,11 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             &mut issues,
         ),
         http2: super::tls::http2(&raw.server.http2, &mut issues),
+        stream_drain_timeout: super::streams::stream_drain(
+            raw.server.stream_drain_timeout,
+            raw.server.shutdown_timeout.0,
+            &mut issues,
+        ),
     };
     if raw.server.max_request_headers == 0 || raw.server.max_request_headers > 10_000 {
         issues.push(
@@ -333,6 +338,7 @@ fn route(
             .and_then(|l| super::access::rate_limit(&format!("{path}.rate_limit"), l, issues)),
         methods: super::validation::methods(&path, r.methods.as_deref(), issues),
         max_body_bytes: super::validation::body_limit(r.max_body_bytes),
+        websocket: super::streams::websocket(&path, &r.websocket, issues),
     })
 }
 

@@ -70,6 +70,8 @@ pub struct Metrics {
     pub ip_denied: Family<IpDeniedLabels, Counter>,
     /// The sampled log of rejections.
     pub reject_log: crate::security::RejectLog,
+    /// WebSockets and SSE streams.
+    pub streams: super::streams::StreamMetrics,
     backends: super::backends::BackendCollector,
 }
 
@@ -192,6 +194,8 @@ impl Metrics {
             "Requests or connections refused by an IP filter",
             ip_denied.clone(),
         );
+        let streams = super::streams::StreamMetrics::default();
+        streams.register(&mut registry);
         let backends = super::backends::BackendCollector::default();
         registry.register_collector(Box::new(backends.clone()));
         Self {
@@ -209,6 +213,7 @@ impl Metrics {
             rate_limited,
             ip_denied,
             reject_log: crate::security::RejectLog::default(),
+            streams,
             backends,
         }
     }

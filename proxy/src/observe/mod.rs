@@ -3,9 +3,13 @@
 mod access;
 mod backends;
 mod metrics;
+mod streams;
 
 pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};
 pub use backends::{BackendSample, BackendSource, BreakerSample};
 pub use metrics::{
     IpDeniedLabels, Metrics, ReloadLabels, RequestLabels, RouteLabels, UpstreamErrorLabels,
+};
+pub use streams::{
+    SseFailoverLabels, StreamMetrics, StreamRouteLabels, WsCloseLabels, WsMessageLabels,
 };

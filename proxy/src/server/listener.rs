@@ -172,6 +172,15 @@ pub(crate) async fn run(
         conns.abort_all();
     }
     while conns.join_next().await.is_some() {}
+    // Upgraded connections (WebSockets) left hyper's watch; they end within their drain time
+    // (they run on this worker's event loop, so it must not stop before them).
+    let streams = &shared.streams;
+    if !streams.wait(drain).await {
+        tracing::warn!(
+            open = streams.tasks(),
+            "stream drain deadline passed; dropping the remaining streams"
+        );
+    }
 }
 
 /// Serves HTTP on one (plain or decrypted) connection, watched for graceful drain; requests

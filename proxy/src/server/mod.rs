@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     source: ConfigSource,
     reload_lock: std::sync::Mutex<()>,
     pub(crate) draining: AtomicBool,
+    /// WebSockets and SSE streams: kept across reloads, ended by the drain.
+    pub(crate) streams: crate::upgrade::Streams,
 }
 
 impl Shared {
@@ -263,6 +265,7 @@ impl Proxy {
             source,
             reload_lock: std::sync::Mutex::new(()),
             draining: AtomicBool::new(false),
+            streams: crate::upgrade::Streams::default(),
         });
         shared
             .metrics
@@ -369,6 +372,7 @@ impl ProxyHandle {
     pub async fn shutdown(mut self) {
         self.shared.draining.store(true, Ordering::Relaxed);
         self.shared.runtime.load().probes.stop_all();
+        self.shared.streams.begin_drain();
         self.stop.cancel();
         for worker in self.finished.drain(..) {
             // An error means the worker thread is already gone: nothing left to wait for.
@@ -383,6 +387,7 @@ impl Drop for ProxyHandle {
     /// A dropped handle stops the proxy (without waiting for the drain).
     fn drop(&mut self) {
         self.shared.runtime.load().probes.stop_all();
+        self.shared.streams.begin_drain();
         self.stop.cancel();
         self.admin_stop.cancel();
     }
