@@ -32,6 +32,8 @@ pub struct RunData {
     pub tls: BTreeMap<String, TlsObservation>,
     /// Each backend's request counters at the end of the run (killed backends: as restarted).
     pub backend_stats: BTreeMap<String, StatsSnapshot>,
+    /// WebSocket connections ended during the run, by close code (the proxy's count).
+    pub websocket_closes: BTreeMap<u16, u64>,
 }
 
 /// One proxy phase's report and where it sits on the timeline.

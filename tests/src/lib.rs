@@ -2,8 +2,8 @@
 //!
 //! Support shared by those tests: a small hyper test backend ([`backend`]), deterministic
 //! payloads hashed incrementally ([`payload`]), proxy start-up helpers ([`harness`]), TLS
-//! certificates, clients and a TLS backend ([`tls`]) and a
-//! Prometheus text checker ([`prom`]).
+//! certificates, clients and a TLS backend ([`tls`]), a WebSocket backend that records the
+//! closes it gets ([`ws`]) and a Prometheus text checker ([`prom`]).
 #![forbid(unsafe_code)]
 
 pub mod backend;
@@ -12,6 +12,7 @@ pub mod payload;
 pub mod prom;
 pub mod raw;
 pub mod tls;
+pub mod ws;
 
 /// The hex sha256 of `bytes`.
 pub fn payload_sha(bytes: &[u8]) -> String {

@@ -86,6 +86,8 @@ impl Worker {
                 }
             }
         }
+        // A WebSocket says goodbye with a normal close (1000) instead of dropping the socket.
+        self.client.close().await;
         self.rec.finish()
     }
 }

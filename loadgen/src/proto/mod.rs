@@ -46,6 +46,14 @@ impl Client {
         }
     }
 
+    /// Ends the connection at the end of a run: a WebSocket with a normal close, others by
+    /// dropping it.
+    pub(crate) async fn close(&mut self) {
+        if let Client::Ws(c) = self {
+            c.close().await;
+        }
+    }
+
     /// Drops the connection after a timeout left it in an unknown state.
     pub(crate) fn reset(&mut self) {
         match self {

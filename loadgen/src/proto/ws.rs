@@ -7,7 +7,12 @@ use futures_util::{SinkExt, StreamExt};
 use http::HeaderValue;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+
+/// How long a closing connection waits for the server's close answer.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 use super::conn::{BoxIo, connect};
 use super::{Reply, classify};
@@ -108,6 +113,23 @@ impl Ws {
             group: self.group.as_ref().map(HeaderValue::as_bytes),
             bytes: len as u64,
         }
+    }
+
+    /// Ends the connection with a normal close (1000) and waits, briefly, for the answer.
+    pub(crate) async fn close(&mut self) {
+        let Some(mut stream) = self.stream.take() else {
+            return;
+        };
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: Utf8Bytes::from_static(""),
+        };
+        let _ = tokio::time::timeout(CLOSE_WAIT, async move {
+            if stream.close(Some(frame)).await.is_ok() {
+                while let Some(Ok(_)) = stream.next().await {}
+            }
+        })
+        .await;
     }
 
     /// Drops the connection.

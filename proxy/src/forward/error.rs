@@ -65,6 +65,12 @@ pub enum ProxyError {
     /// The request head is over `server.max_header_bytes` or `server.max_request_headers`.
     #[error("request head too large")]
     RequestHeadTooLarge,
+    /// The route's `websocket.max_connections` WebSockets are open.
+    #[error("too many WebSockets open on this route")]
+    WebsocketLimit,
+    /// The backend answered a WebSocket upgrade with 101 but not as RFC 6455 requires.
+    #[error("the backend's WebSocket handshake was invalid: {0}")]
+    UpgradeFailed(&'static str),
 }
 
 impl ProxyError {
@@ -111,6 +117,8 @@ impl ProxyError {
             ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::RequestHeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ProxyError::WebsocketLimit => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::UpgradeFailed(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -135,6 +143,8 @@ impl ProxyError {
             ProxyError::BodyTooLarge => "body_too_large",
             ProxyError::RequestTimeout => "request_timeout",
             ProxyError::RequestHeadTooLarge => "header_too_large",
+            ProxyError::WebsocketLimit => "websocket_limit",
+            ProxyError::UpgradeFailed(_) => "upgrade_failed",
         }
     }
 
@@ -153,6 +163,7 @@ impl ProxyError {
                 | ProxyError::BodyTooLarge
                 | ProxyError::RequestTimeout
                 | ProxyError::RequestHeadTooLarge
+                | ProxyError::WebsocketLimit
         )
     }
 

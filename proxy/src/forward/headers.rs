@@ -19,8 +19,8 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
-/// True when `name` is among the comma-separated tokens of every `field` value.
-fn has_token(headers: &HeaderMap, field: &HeaderName, token: &str) -> bool {
+/// True when `token` is among the comma-separated tokens of the `field` values.
+pub fn has_token(headers: &HeaderMap, field: &HeaderName, token: &str) -> bool {
     headers
         .get_all(field)
         .iter()

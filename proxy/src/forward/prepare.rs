@@ -51,6 +51,8 @@ pub struct Target<'a> {
     pub host: Option<&'a str>,
     /// The request id to send.
     pub request_id: &'a str,
+    /// A WebSocket upgrade: `Upgrade` and `Connection` go on (they are hop-by-hop otherwise).
+    pub upgrade: bool,
 }
 
 /// Rewrites the client's request head in place into the head sent to the backend.
@@ -78,6 +80,10 @@ pub fn upstream_request(
         h.insert(header::TE, HeaderValue::from_static("trailers"));
     }
     headers::add_forwarding(h, client, config);
+    if target.upgrade {
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    }
     // RFC 9112 §3.2: an HTTP/1.1 request always carries Host.
     let host = target.host.unwrap_or(target.backend.as_str());
     if let Ok(v) = HeaderValue::from_str(host) {

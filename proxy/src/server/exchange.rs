@@ -35,6 +35,8 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) host: Option<&'a str>,
     /// The client side of the exchange.
     pub(crate) client: ClientSide<'a>,
+    /// A WebSocket upgrade the route admitted.
+    pub(crate) upgrade: bool,
 }
 
 /// The client's request body: still streaming, or kept whole for replay.
@@ -79,6 +81,7 @@ pub(crate) async fn forward<'a>(
         path_and_query,
         host,
         client,
+        upgrade,
     } = out;
     let retry = upstream
         .retry()
@@ -152,6 +155,7 @@ pub(crate) async fn forward<'a>(
                 path_and_query,
                 host,
                 client,
+                upgrade,
             };
             return Err(NotForwarded::NoBackend {
                 breaker_refused: healthy,
@@ -181,6 +185,7 @@ pub(crate) async fn forward<'a>(
             path_and_query: &path_and_query,
             host,
             request_id: &record.request_id,
+            upgrade,
         };
         if let Err(e) = prepare::upstream_request(&mut p, &target, &client, headers_cfg) {
             return Err(NotForwarded::Bad(e));

@@ -13,6 +13,7 @@ use crate::resilience::static_response;
 use crate::route;
 use crate::security::tls::PeerSubject;
 use crate::security::{self, Guarded, Refusal, framing::Verdict};
+use crate::upgrade::websocket;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, Version};
 use http_body_util::{BodyExt, Full};
@@ -142,6 +143,26 @@ pub(crate) async fn handle(
         return Ok(finish(e.into_response(&request_id), record, id_header));
     }
 
+    // WebSocket: the route must allow it and have room; the client's upgrade is taken now.
+    let websocket = if websocket::is_upgrade(&req) {
+        match websocket::admit(
+            &mut req,
+            route.websocket.as_ref(),
+            &route.name,
+            &shared.metrics.streams,
+        ) {
+            Ok(ws) => ws,
+            Err(e) => {
+                shared
+                    .metrics
+                    .rejected(e.code(), client_ip, "route WebSocket cap reached");
+                return Ok(finish(e.into_response(&request_id), record, id_header));
+            }
+        }
+    } else {
+        None
+    };
+
     // Pick a backend and forward (breaker, retries); no backend → fallback.
     let peer_subject = req
         .extensions()
@@ -174,7 +195,13 @@ pub(crate) async fn handle(
     };
     let out = Outgoing {
         parts,
-        body: ClientBody::Stream(Guarded::new(body, rules, Arc::clone(&record.upload))),
+        // A WebSocket handshake has no body (RFC 6455 §4.1); hyper keeps an upgrade request's
+        // body open until the upgrade, so none is forwarded.
+        body: if websocket.is_some() {
+            ClientBody::Kept(bytes::Bytes::new())
+        } else {
+            ClientBody::Stream(Guarded::new(body, rules, Arc::clone(&record.upload)))
+        },
         path_and_query,
         host: if route.preserve_host {
             host.as_deref()
@@ -182,6 +209,7 @@ pub(crate) async fn handle(
             None
         },
         client: client_side,
+        upgrade: websocket.is_some(),
     };
     let metrics = &shared.metrics;
     let mut result = exchange::forward(
@@ -236,34 +264,69 @@ pub(crate) async fn handle(
             ))),
         };
     }
-    let response = match result {
-        Ok(resp) => resp,
-        Err(NotForwarded::ClientAborted) => {
-            // The client broke off its own upload, or the proxy cut it: not the backend's
-            // failure.
-            let r = security::broken_body(&record.upload, &framing, index);
-            return Ok(refuse(r, version, record, &shared, client_ip, id_header));
+    let response = match (result, websocket) {
+        (Ok(resp), Some(ws)) if websocket::is_switch(&resp) => {
+            match websocket::accept(
+                ws,
+                resp,
+                record.backend.take(),
+                &shared.streams,
+                &shared.metrics.streams,
+                cfg.server.stream_drain_timeout,
+            ) {
+                Ok(resp) => resp,
+                Err(e) => return Ok(fail(e, record, &shared, id_header)),
+            }
         }
-        Err(NotForwarded::Bad(e)) => {
-            return Ok(finish(e.into_response(&request_id), record, id_header));
-        }
-        Err(NotForwarded::Failed(e)) => {
-            tracing::debug!(request_id, error = ?e, "upstream request failed");
+        (Ok(resp), None) if websocket::is_switch(&resp) => {
+            let e = ProxyError::UpgradeFailed("101 to a request that asked for no upgrade");
             return Ok(fail(e, record, &shared, id_header));
         }
-        Err(NotForwarded::NoBackend { .. }) => {
-            let e = ProxyError::NoBackend(upstream.name.clone());
-            return Ok(fail(e, record, &shared, id_header));
-        }
+        (result, _) => match result {
+            Ok(resp) => resp,
+            Err(NotForwarded::ClientAborted) => {
+                // The client broke off its own upload, or the proxy cut it: not the backend's
+                // failure.
+                let r = security::broken_body(&record.upload, &framing, index);
+                return Ok(refuse(r, version, record, &shared, client_ip, id_header));
+            }
+            Err(NotForwarded::Bad(e)) => {
+                return Ok(finish(e.into_response(&request_id), record, id_header));
+            }
+            Err(NotForwarded::Failed(e)) => {
+                tracing::debug!(request_id, error = ?e, "upstream request failed");
+                return Ok(fail(e, record, &shared, id_header));
+            }
+            Err(NotForwarded::NoBackend { .. }) => {
+                let e = ProxyError::NoBackend(upstream.name.clone());
+                return Ok(fail(e, record, &shared, id_header));
+            }
+        },
     };
 
     // Stream back.
     let (mut parts, body) = response.into_parts();
-    if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
+    let switching = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
+    if switching {
         framing.stop_following();
     }
     prepare::downstream_response(&mut parts, &downstream, &request_id, &cfg.headers);
+    if switching {
+        websocket::restore_upgrade_headers(&mut parts.headers);
+    }
     record.status = parts.status.as_u16();
+    if switching {
+        // The connection now belongs to the relay; the 101 itself has no body (the backend's
+        // would only end when its connection does).
+        drop(body);
+        let empty = http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        return Ok(Response::from_parts(
+            parts,
+            Tracked::new(empty, record).boxed_unsync(),
+        ));
+    }
     let body = Tracked::new(IdleTimeout::new(body, upstream.timeouts.idle), record).boxed_unsync();
     Ok(Response::from_parts(parts, body))
 }

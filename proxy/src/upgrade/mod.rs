@@ -3,5 +3,6 @@
 //! ends them cleanly on shutdown.
 
 pub mod streams;
+pub mod websocket;
 
 pub use streams::{OpenStream, RouteSlot, StreamKind, Streams};

@@ -17,19 +17,21 @@ mod scope;
 mod status_share;
 mod throughput;
 mod tls;
+mod websocket;
 
 pub use backend_requests::BackendRequests;
 pub use breaker::Breaker;
 pub use distribution::Distribution;
 pub use error_rate::ErrorRate;
 pub use latency::{Latency, Percentile};
-pub use planned::{Planned, Sse, Websocket};
+pub use planned::{Planned, Sse};
 pub use probe::{ProbeCheck, Verify};
 pub use rate_limit::{RATE_LIMIT_HEADERS, RATE_LIMITED_CODE, RateLimit};
 pub use scope::{Aggregate, Window, aggregate, seconds_in};
 pub use status_share::StatusShare;
 pub use throughput::Throughput;
 pub use tls::Tls;
+pub use websocket::{Websocket, closes_from_metrics};
 
 use serde::{Deserialize, Serialize};
 
@@ -121,7 +123,6 @@ impl CheckSpec {
     /// For a kind whose feature is not built yet: what it waits for.
     pub fn planned(&self) -> Option<&dyn Planned> {
         match self {
-            CheckSpec::Websocket(c) => Some(c),
             CheckSpec::Sse(c) => Some(c),
             _ => None,
         }

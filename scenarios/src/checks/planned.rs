@@ -1,4 +1,4 @@
-//! Check kinds designed now for features that are not built yet: WebSocket and SSE. They parse, so suites can be written against the final format, but
+//! Check kinds designed now for features that are not built yet: SSE. They parse, so suites can be written against the final format, but
 //! validation refuses them with the feature they wait for; evaluating one always fails.
 //!
 //! When the feature lands, its check moves to its own file with a real `evaluate`, and the
@@ -21,38 +21,6 @@ fn not_built(what: &dyn Planned) -> Outcome {
         "",
         format!("not part of this build: needs {}", what.waits_for()),
     )
-}
-
-/// `websocket`: of the messages a `protocol: ws` phase sent, at least `min_echo_share` came
-/// back as echoes, and every connection closed with one of `close_codes`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Websocket {
-    /// Optional name shown in reports.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The `protocol: ws` phase.
-    pub phase: String,
-    /// Smallest share of messages echoed back (1.0 = every one).
-    #[serde(default = "all")]
-    pub min_echo_share: f64,
-    /// Close codes allowed (default: 1000, normal closure).
-    #[serde(default = "normal_close")]
-    pub close_codes: Vec<u16>,
-}
-
-fn all() -> f64 {
-    1.0
-}
-
-fn normal_close() -> Vec<u16> {
-    vec![1000]
-}
-
-impl Planned for Websocket {
-    fn waits_for(&self) -> &'static str {
-        "WebSocket proxying (WebSocket/SSE issue)"
-    }
 }
 
 /// `sse`: on a `protocol: sse` phase, every event id arrives exactly once and in order, also
@@ -89,4 +57,4 @@ macro_rules! planned_check {
     )*};
 }
 
-planned_check!(Websocket, Sse);
+planned_check!(Sse);

@@ -358,8 +358,33 @@ async fn drive(
             data.tls.insert(t.key(), observed);
         }
     }
+    if suite
+        .expect
+        .iter()
+        .any(|c| matches!(c, CheckSpec::Websocket(_)))
+    {
+        // Closes are counted once both sides are done; the load's last ones end within the
+        // relay's close grace.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut closes = crate::checks::closes_from_metrics(&topo.lock().await.proxy_metrics());
+        while Instant::now() < deadline && open_websockets(&topo.lock().await.proxy_metrics()) > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            closes = crate::checks::closes_from_metrics(&topo.lock().await.proxy_metrics());
+        }
+        data.websocket_closes = closes;
+    }
     data.backend_stats = topo.lock().await.backend_stats();
     Ok(())
+}
+
+/// WebSockets the proxy still has open, from its Prometheus text.
+fn open_websockets(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("rampart_websocket_connections{"))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum()
 }
 
 /// Runs `f` with a live channel whose samples feed the progress display.

@@ -171,6 +171,14 @@ impl Topology {
             .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |p| p.first_addr())
     }
 
+    /// The proxy's metrics in Prometheus text (empty before it started).
+    pub fn proxy_metrics(&self) -> String {
+        self.proxy
+            .as_ref()
+            .map(|p| p.metrics().encode())
+            .unwrap_or_default()
+    }
+
     /// The proxy's admin listener, if its config has one.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.proxy.as_ref().and_then(|p| p.admin_addr())
