@@ -434,8 +434,10 @@ async fn connection(inner: Arc<Inner>, client: TcpStream, token: CancellationTok
     match ended {
         Some(End::Reset) => {
             counters.reset_by_toxic.fetch_add(1, Relaxed);
-            for stream in [up.src.as_ref(), up.dst.as_ref()] {
-                let _ = socket2::SockRef::from(stream).set_linger(Some(std::time::Duration::ZERO));
+            // Whole sockets, so no half sends a FIN on drop; linger 0 makes the close a RST.
+            let sockets = [up.src.reunite(down.dst), down.src.reunite(up.dst)];
+            for socket in sockets.iter().flatten() {
+                let _ = socket2::SockRef::from(socket).set_linger(Some(std::time::Duration::ZERO));
             }
         }
         Some(End::Close) => {
