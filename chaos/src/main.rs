@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -68,7 +69,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the API on {addr}"))?;
-    tracing::info!(address = %listener.local_addr()?, "chaos API listening");
+    // One line on stdout that tools (and the tests, with --port 0) read the address from.
+    println!("chaos API on http://{}", listener.local_addr()?);
     axum::serve(listener, api::router(registry))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -29,7 +29,10 @@ async fn response(stream: &mut TcpStream) -> (u16, Vec<u8>) {
                 return (res.code.unwrap(), data[head..head + len].to_vec());
             }
         }
-        let n = tokio::time::timeout(WAIT, stream.read(&mut buf)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(n > 0, "closed mid-response after {data:?}");
         data.extend_from_slice(&buf[..n]);
     }
@@ -40,7 +43,10 @@ async fn request(stream: &mut TcpStream) -> Vec<u8> {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     while !data.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(WAIT, stream.read(&mut buf)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(n > 0);
         data.extend_from_slice(&buf[..n]);
     }
@@ -48,20 +54,32 @@ async fn request(stream: &mut TcpStream) -> Vec<u8> {
 }
 
 fn ok(body: &str) -> Vec<u8> {
-    format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len()).into_bytes()
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 #[tokio::test]
 async fn http_status_answers_the_first_n_requests_instead_of_the_backend() {
     let rig = Rig::new().await;
-    rig.toxic("http_status", Upstream, json!({"status": 503, "first": 2, "body": "chaos"}));
+    rig.toxic(
+        "http_status",
+        Upstream,
+        json!({"status": 503, "first": 2, "body": "chaos"}),
+    );
     let (mut client, mut server) = rig.pair().await;
     for _ in 0..2 {
         send(&mut client, GET).await;
         assert_eq!(response(&mut client).await, (503, b"chaos".to_vec()));
     }
     send(&mut client, GET).await;
-    assert_eq!(request(&mut server).await, GET, "the third request reached the backend");
+    assert_eq!(
+        request(&mut server).await,
+        GET,
+        "the third request reached the backend"
+    );
     send(&mut server, &ok("real")).await;
     assert_eq!(response(&mut client).await, (200, b"real".to_vec()));
     assert_eq!(rig.proxy.counters().http_answers, 2);
@@ -72,11 +90,19 @@ async fn http_status_swallows_a_request_body() {
     let rig = Rig::new().await;
     rig.toxic("http_status", Upstream, json!({"status": 500, "first": 1}));
     let (mut client, mut server) = rig.pair().await;
-    send(&mut client, b"POST /u HTTP/1.1\r\ncontent-length: 5\r\n\r\n").await;
+    send(
+        &mut client,
+        b"POST /u HTTP/1.1\r\ncontent-length: 5\r\n\r\n",
+    )
+    .await;
     assert_eq!(response(&mut client).await.0, 500);
     send(&mut client, b"hello").await;
     send(&mut client, GET).await;
-    assert_eq!(request(&mut server).await, GET, "body bytes leaked to the backend");
+    assert_eq!(
+        request(&mut server).await,
+        GET,
+        "body bytes leaked to the backend"
+    );
 }
 
 #[tokio::test]
@@ -90,7 +116,11 @@ async fn http_delay_holds_the_response_head() {
         let start = Instant::now();
         send(&mut server, &ok("late")).await;
         assert_eq!(response(&mut client).await, (200, b"late".to_vec()));
-        assert!(start.elapsed() >= Duration::from_millis(190), "head after {:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(190),
+            "head after {:?}",
+            start.elapsed()
+        );
     }
 }
 
@@ -105,7 +135,12 @@ async fn http_cut_closes_mid_body_after_n_bytes() {
     send(&mut server, &ok(&body)).await;
     let (got, _) = read_to_end(&mut client).await;
     let head = b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n";
-    assert_eq!(got.len(), head.len() + 10, "{}", String::from_utf8_lossy(&got));
+    assert_eq!(
+        got.len(),
+        head.len() + 10,
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
     assert!(got.starts_with(head));
 }
 

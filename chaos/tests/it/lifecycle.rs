@@ -19,12 +19,20 @@ async fn a_toxic_added_or_removed_applies_to_open_connections() {
     let start = Instant::now();
     send(&mut client, b"b").await;
     read_n(&mut server, 1).await;
-    assert!(start.elapsed() >= Duration::from_millis(140), "not delayed: {:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(140),
+        "not delayed: {:?}",
+        start.elapsed()
+    );
     rig.proxy.remove_toxic("latency_upstream").unwrap();
     let start = Instant::now();
     send(&mut client, b"c").await;
     read_n(&mut server, 1).await;
-    assert!(start.elapsed() < Duration::from_millis(140), "still delayed: {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(140),
+        "still delayed: {:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -38,7 +46,10 @@ async fn disabled_refuses_new_connections_and_closes_open_ones() {
     assert!(got.is_empty());
     let (got, _) = read_to_end(&mut server).await;
     assert!(got.is_empty());
-    assert!(TcpStream::connect(addr).await.is_err(), "a disabled proxy accepted");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "a disabled proxy accepted"
+    );
     rig.proxy.enable().await.unwrap();
     assert_eq!(rig.proxy.addr(), addr, "re-enabled on another port");
     let (mut client, mut server) = rig.pair().await;

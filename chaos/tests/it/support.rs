@@ -28,13 +28,18 @@ impl Rig {
 
     /// Adds a toxic of `kind` on `stream` with these attributes.
     pub(crate) fn toxic(&self, kind: &str, stream: Stream, attributes: Value) -> ToxicSpec {
-        self.proxy.add_toxic(&ToxicSpec::new(kind, stream, attributes)).unwrap()
+        self.proxy
+            .add_toxic(&ToxicSpec::new(kind, stream, attributes))
+            .unwrap()
     }
 
     /// Opens a connection through the proxy: (client end, server end).
     pub(crate) async fn pair(&self) -> (TcpStream, TcpStream) {
         let client = TcpStream::connect(self.proxy.addr()).await.unwrap();
-        let (server, _) = tokio::time::timeout(WAIT, self.upstream.accept()).await.unwrap().unwrap();
+        let (server, _) = tokio::time::timeout(WAIT, self.upstream.accept())
+            .await
+            .unwrap()
+            .unwrap();
         (client, server)
     }
 }
@@ -42,7 +47,10 @@ impl Rig {
 /// Reads exactly `n` bytes, within [`WAIT`].
 pub(crate) async fn read_n(stream: &mut TcpStream, n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
-    tokio::time::timeout(WAIT, stream.read_exact(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, stream.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     buf
 }
 
@@ -51,7 +59,10 @@ pub(crate) async fn read_to_end(stream: &mut TcpStream) -> (Vec<u8>, Option<std:
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
-        match tokio::time::timeout(WAIT, stream.read(&mut buf)).await.unwrap() {
+        match tokio::time::timeout(WAIT, stream.read(&mut buf))
+            .await
+            .unwrap()
+        {
             Ok(0) => return (out, None),
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) => return (out, Some(e.kind())),
@@ -61,7 +72,10 @@ pub(crate) async fn read_to_end(stream: &mut TcpStream) -> (Vec<u8>, Option<std:
 
 /// Writes all of `data`.
 pub(crate) async fn send(stream: &mut TcpStream, data: &[u8]) {
-    tokio::time::timeout(WAIT, stream.write_all(data)).await.unwrap().unwrap();
+    tokio::time::timeout(WAIT, stream.write_all(data))
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 /// A deterministic payload of `n` bytes.

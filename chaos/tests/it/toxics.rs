@@ -35,14 +35,24 @@ async fn latency_adds_its_delay_within_the_jitter() {
         send(&mut server, b"ping").await;
         read_n(&mut client, 4).await;
         let took = sent.elapsed();
-        assert!(took >= Duration::from_millis(80), "{took:?} is under latency - jitter");
-        assert!(took < Duration::from_millis(600), "{took:?} is far over latency + jitter");
+        assert!(
+            took >= Duration::from_millis(80),
+            "{took:?} is under latency - jitter"
+        );
+        assert!(
+            took < Duration::from_millis(600),
+            "{took:?} is far over latency + jitter"
+        );
     }
     // The other direction is untouched.
     let sent = Instant::now();
     send(&mut client, b"pong").await;
     read_n(&mut server, 4).await;
-    assert!(sent.elapsed() < Duration::from_millis(80), "upstream delayed: {:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_millis(80),
+        "upstream delayed: {:?}",
+        sent.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -57,7 +67,10 @@ async fn bandwidth_holds_the_rate_within_ten_percent_over_one_mib() {
     let took = start.elapsed().as_secs_f64();
     assert_eq!(r, data);
     let rate_kbs = (1 << 20) as f64 / took / 1000.0;
-    assert!((1800.0..=2200.0).contains(&rate_kbs), "measured {rate_kbs:.0} KB/s for 2000");
+    assert!(
+        (1800.0..=2200.0).contains(&rate_kbs),
+        "measured {rate_kbs:.0} KB/s for 2000"
+    );
 }
 
 #[tokio::test]
@@ -74,14 +87,20 @@ async fn slicer_cuts_data_into_small_spaced_pieces() {
     let mut got = 0;
     let mut buf = [0u8; 1000];
     while got < 100 {
-        let n = tokio::time::timeout(crate::support::WAIT, client.read(&mut buf)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(crate::support::WAIT, client.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(n > 0);
         sizes.push(n);
         got += n;
     }
     assert_eq!(got, 100);
     assert!(sizes.len() >= 7, "only {} pieces: {sizes:?}", sizes.len());
-    assert!(sizes.iter().filter(|&&n| n <= 12).count() >= sizes.len() - 1, "pieces {sizes:?}");
+    assert!(
+        sizes.iter().filter(|&&n| n <= 12).count() >= sizes.len() - 1,
+        "pieces {sizes:?}"
+    );
 }
 
 #[tokio::test]
@@ -122,7 +141,11 @@ async fn reset_peer_with_a_timeout_waits_after_the_first_data() {
     let (got, err) = read_to_end(&mut client).await;
     assert!(got.is_empty(), "data passed: {got:?}");
     assert_eq!(err, Some(ErrorKind::ConnectionReset));
-    assert!(start.elapsed() >= Duration::from_millis(180), "reset after {:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(180),
+        "reset after {:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -144,7 +167,11 @@ async fn timeout_blackholes_then_closes() {
     let start = Instant::now();
     let (got, _) = read_to_end(&mut client).await;
     assert!(got.is_empty());
-    assert!(start.elapsed() >= Duration::from_millis(180), "closed after {:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(180),
+        "closed after {:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -157,19 +184,27 @@ async fn slow_close_delays_the_fin() {
     server.shutdown().await.unwrap();
     let (got, err) = read_to_end(&mut client).await;
     assert_eq!((got.as_slice(), err), (&b"bye"[..], None));
-    assert!(start.elapsed() >= Duration::from_millis(280), "FIN after {:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(280),
+        "FIN after {:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn drop_discards_every_chunk_at_one_and_none_at_zero() {
     let rig = Rig::new().await;
     rig.proxy
-        .add_toxic(&chaos::ToxicSpec::new("drop", Upstream, json!({"probability": 0.0})).named("keep"))
+        .add_toxic(
+            &chaos::ToxicSpec::new("drop", Upstream, json!({"probability": 0.0})).named("keep"),
+        )
         .unwrap();
     let (mut client, mut server) = rig.pair().await;
     send(&mut client, b"kept").await;
     assert_eq!(read_n(&mut server, 4).await, b"kept");
-    rig.proxy.update_toxic("keep", &json!({"attributes": {"probability": 1.0}})).unwrap();
+    rig.proxy
+        .update_toxic("keep", &json!({"attributes": {"probability": 1.0}}))
+        .unwrap();
     send(&mut client, b"lost").await;
     let mut buf = [0u8; 4];
     let silent = tokio::time::timeout(Duration::from_millis(300), server.read(&mut buf)).await;
@@ -189,18 +224,27 @@ async fn cut(rig: &Rig) -> bool {
 async fn toxicity_zero_never_applies_and_one_always_does() {
     let rig = Rig::new().await;
     let spec = chaos::ToxicSpec::new("limit_data", Upstream, json!({"bytes": 10}));
-    rig.proxy.add_toxic(&spec.clone().with_toxicity(0.0)).unwrap();
+    rig.proxy
+        .add_toxic(&spec.clone().with_toxicity(0.0))
+        .unwrap();
     for _ in 0..20 {
         assert!(!cut(&rig).await, "toxicity 0 applied");
     }
-    rig.proxy.update_toxic("limit_data_upstream", &json!({"toxicity": 1.0})).unwrap();
+    rig.proxy
+        .update_toxic("limit_data_upstream", &json!({"toxicity": 1.0}))
+        .unwrap();
     for _ in 0..20 {
         assert!(cut(&rig).await, "toxicity 1 did not apply");
     }
-    rig.proxy.update_toxic("limit_data_upstream", &json!({"toxicity": 0.5})).unwrap();
+    rig.proxy
+        .update_toxic("limit_data_upstream", &json!({"toxicity": 0.5}))
+        .unwrap();
     let mut applied = 0;
     for _ in 0..40 {
         applied += usize::from(cut(&rig).await);
     }
-    assert!((5..=35).contains(&applied), "toxicity 0.5 applied to {applied} of 40");
+    assert!(
+        (5..=35).contains(&applied),
+        "toxicity 0.5 applied to {applied} of 40"
+    );
 }
