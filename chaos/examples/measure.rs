@@ -20,7 +20,12 @@ fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -81,7 +86,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let api = args.get(1).cloned().unwrap_or_else(|| "http://127.0.0.1:8474".to_owned());
+    let api = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:8474".to_owned());
     let pid = args.get(2).cloned().unwrap_or_default();
     let gib: f64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1.0);
     let bytes = (gib * (1u64 << 30) as f64) as u64;
@@ -91,7 +99,9 @@ async fn main() {
     let _ = http.delete(format!("{api}/proxies/measure")).send().await;
     let created: serde_json::Value = http
         .post(format!("{api}/proxies"))
-        .body(format!(r#"{{"name": "measure", "listen": "127.0.0.1:0", "upstream": "{sink_addr}"}}"#))
+        .body(format!(
+            r#"{{"name": "measure", "listen": "127.0.0.1:0", "upstream": "{sink_addr}"}}"#
+        ))
         .send()
         .await
         .unwrap()

@@ -72,7 +72,9 @@ async fn apply(
         }
         Action::AddToxic(v) => match chaos_links::parse_add(v).map_err(|e| (None, e))? {
             AddToxic::Toxic { link, toxic } => {
-                let spec = topo.add_toxic(&link, &toxic).map_err(|e| (None, e.to_string()))?;
+                let spec = topo
+                    .add_toxic(&link, &toxic)
+                    .map_err(|e| (None, e.to_string()))?;
                 return Ok(Some(serde_json::to_string(&spec).unwrap_or_default()));
             }
             AddToxic::Down { link } => topo.set_link_up(&link, false).await,

@@ -133,7 +133,8 @@ impl Topology {
         for (i, l) in suite.chaos.iter().enumerate() {
             if let LinkEnd::ProxyBackend(id) = link_end(&l.link).map_err(TopologyError::Chaos)? {
                 let addr = slots.iter().find(|s| s.id == id).map(|s| s.addr);
-                let addr = addr.ok_or_else(|| TopologyError::Chaos(format!("no backend `{id}`")))?;
+                let addr =
+                    addr.ok_or_else(|| TopologyError::Chaos(format!("no backend `{id}`")))?;
                 links.push(start_link(l, LinkEnd::ProxyBackend(id), addr, seed, i).await?);
             }
         }
@@ -154,7 +155,8 @@ impl Topology {
         topo.proxy = Some(handle);
         for (i, l) in suite.chaos.iter().enumerate() {
             if link_end(&l.link).map_err(TopologyError::Chaos)? == LinkEnd::ClientProxy {
-                topo.links.push(start_link(l, LinkEnd::ClientProxy, first, seed, i).await?);
+                topo.links
+                    .push(start_link(l, LinkEnd::ClientProxy, first, seed, i).await?);
             }
         }
         Ok(topo)
@@ -211,8 +213,13 @@ impl Topology {
 
     /// The address the proxy dials for backend `id`: its chaos link's, else the backend's.
     pub fn upstream_addr(&self, id: &str) -> Option<SocketAddr> {
-        let linked = self.links.iter().find(|l| l.end == LinkEnd::ProxyBackend(id.to_owned()));
-        linked.map(|l| l.proxy.addr()).or_else(|| self.backend_addr(id))
+        let linked = self
+            .links
+            .iter()
+            .find(|l| l.end == LinkEnd::ProxyBackend(id.to_owned()));
+        linked
+            .map(|l| l.proxy.addr())
+            .or_else(|| self.backend_addr(id))
     }
 
     fn link(&self, name: &str) -> Result<&FaultProxy, TopologyError> {
@@ -225,19 +232,26 @@ impl Topology {
 
     /// Adds a toxic to a chaos link; answers its full spec (defaults filled in).
     pub fn add_toxic(&self, link: &str, toxic: &ToxicSpec) -> Result<ToxicSpec, TopologyError> {
-        self.link(link)?.add_toxic(toxic).map_err(|e| TopologyError::Chaos(e.to_string()))
+        self.link(link)?
+            .add_toxic(toxic)
+            .map_err(|e| TopologyError::Chaos(e.to_string()))
     }
 
     /// Removes a toxic from a chaos link.
     pub fn remove_toxic(&self, link: &str, name: &str) -> Result<(), TopologyError> {
-        self.link(link)?.remove_toxic(name).map_err(|e| TopologyError::Chaos(format!("{name}: {e}")))
+        self.link(link)?
+            .remove_toxic(name)
+            .map_err(|e| TopologyError::Chaos(format!("{name}: {e}")))
     }
 
     /// Takes a chaos link down (open connections closed, new ones refused) or up again.
     pub async fn set_link_up(&self, link: &str, up: bool) -> Result<(), TopologyError> {
         let proxy = self.link(link)?;
         if up {
-            proxy.enable().await.map_err(|e| TopologyError::Chaos(format!("{link}: {e}")))
+            proxy
+                .enable()
+                .await
+                .map_err(|e| TopologyError::Chaos(format!("{link}: {e}")))
         } else {
             proxy.disable().await;
             Ok(())
@@ -391,5 +405,9 @@ async fn start_link(
             .add_toxic(t)
             .map_err(|e| TopologyError::Chaos(format!("link `{}`: {e}", l.name)))?;
     }
-    Ok(Link { name: l.name.clone(), end, proxy })
+    Ok(Link {
+        name: l.name.clone(),
+        end,
+        proxy,
+    })
 }

@@ -65,9 +65,13 @@ pub fn parse_add(v: &Value) -> Result<AddToxic, String> {
     if rest.get("type").and_then(Value::as_str) == Some(DOWN) {
         return Ok(AddToxic::Down { link });
     }
-    let toxic: ToxicSpec = serde_json::from_value(Value::Object(rest)).map_err(|e| e.to_string())?;
+    let toxic: ToxicSpec =
+        serde_json::from_value(Value::Object(rest)).map_err(|e| e.to_string())?;
     let built = chaos::spec::build(&toxic).map_err(|e| e.to_string())?;
-    Ok(AddToxic::Toxic { link, toxic: built.spec })
+    Ok(AddToxic::Toxic {
+        link,
+        toxic: built.spec,
+    })
 }
 
 /// Parses a `remove_toxic` body: (link, toxic name); the name `down` brings the link back up.
@@ -95,16 +99,19 @@ pub fn check_links(links: &[ChaosLink], backend_ids: &[String]) -> Result<(), (S
             return Err((format!("{key}.name"), format!("`{}` is used twice", l.name)));
         }
         let end = link_end(&l.link).map_err(|e| (format!("{key}.link"), e))?;
-        if let LinkEnd::ProxyBackend(id) = &end {
-            if !backend_ids.contains(id) {
-                return Err((
-                    format!("{key}.link"),
-                    format!("no backend `{id}`; ids are {}", backend_ids.join(", ")),
-                ));
-            }
+        if let LinkEnd::ProxyBackend(id) = &end
+            && !backend_ids.contains(id)
+        {
+            return Err((
+                format!("{key}.link"),
+                format!("no backend `{id}`; ids are {}", backend_ids.join(", ")),
+            ));
         }
         if ends.contains(&end) {
-            return Err((format!("{key}.link"), format!("a second link on `{}`", l.link)));
+            return Err((
+                format!("{key}.link"),
+                format!("a second link on `{}`", l.link),
+            ));
         }
         ends.push(end);
         for (j, t) in l.toxics.iter().enumerate() {

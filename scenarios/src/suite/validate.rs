@@ -410,5 +410,8 @@ fn known_link(suite: &Suite, name: &str) -> Result<(), String> {
         return Ok(());
     }
     let names: Vec<&str> = suite.chaos.iter().map(|l| l.name.as_str()).collect();
-    Err(format!("no chaos link `{name}`; links are: {}", names.join(", ")))
+    Err(format!(
+        "no chaos link `{name}`; links are: {}",
+        names.join(", ")
+    ))
 }
