@@ -67,7 +67,7 @@ pub fn parse_add(v: &Value) -> Result<AddToxic, String> {
     }
     let toxic: ToxicSpec =
         serde_json::from_value(Value::Object(rest)).map_err(|e| e.to_string())?;
-    let built = chaos::spec::build(&toxic).map_err(|e| e.to_string())?;
+    let built = chaos::spec::build(&toxic).map_err(|e| format!("{}: {e}", toxic.kind))?;
     Ok(AddToxic::Toxic {
         link,
         toxic: built.spec,
