@@ -116,13 +116,12 @@ async fn main() {
     let cpu = cpu_seconds(&pid) - cpu0;
     let gbs = |s: f64| bytes as f64 / s / 1e9;
     println!(
-        "bandwidth: direct {:.2} GB/s, through {:.2} GB/s, ratio {:.2}; server CPU {:.2} s/GiB",
+        "bandwidth: direct {:.2} GB/s, through {:.2} GB/s, through/direct {:.2}; server CPU {:.2} s/GiB",
         gbs(direct),
         gbs(via),
-        direct / via,
+        gbs(via) / gbs(direct),
         cpu / gib
     );
-    println!("(ratio = through / direct: {:.2})", gbs(via) / gbs(direct));
 
     let base = round_trips(&sink, &listen, 50).await;
     http.post(format!("{api}/proxies/measure/toxics"))
