@@ -60,39 +60,64 @@ pub fn line(s: &SecondSample) -> String {
     )
 }
 
-/// The fault steps, in a loop: (description, what to do).
+/// The fault steps, in a loop: backend faults, then network faults on the chaos links.
 async fn step(topo: &mut Topology, i: usize) -> String {
-    {
-        let steady = Behavior::default();
-        let r = match i % 5 {
-            0 => topo
-                .set_behavior("b0", Behavior::from_yaml("error: { rate: 0.3, status: 503 }").unwrap_or_default())
-                .map(|_| "b0 answers 30% 503"),
-            1 => topo
-                .set_behavior(
-                    "b1",
-                    Behavior::from_yaml("latency: { distribution: { type: lognormal, median: 80ms, sigma: 0.8, max: 2s } }")
-                        .unwrap_or_default(),
-                )
-                .map(|_| "b1 slow (lognormal 80ms, some past the 500ms timeout)"),
-            2 => topo.kill("b2").await.map(|_| "b2 killed"),
-            3 => topo.restart("b2").await.map(|_| "b2 restarted"),
-            _ => topo
-                .set_behavior("b0", steady.clone())
-                .and_then(|_| topo.set_behavior("b1", steady))
-                .map(|_| "all healthy"),
-        };
-        match r {
-            Ok(s) => format!("fault: {s}"),
-            Err(e) => format!("fault step failed: {e}"),
+    let steady = Behavior::default();
+    let toxic = |kind: &str, stream: chaos::Stream, attributes: serde_json::Value| {
+        chaos::ToxicSpec::new(kind, stream, attributes)
+    };
+    let net = |r: Result<chaos::ToxicSpec, crate::runner::TopologyError>| r.map(|_| ());
+    let r = match i % 9 {
+        0 => topo
+            .set_behavior("b0", Behavior::from_yaml("error: { rate: 0.3, status: 503 }").unwrap_or_default())
+            .map(|_| "b0 answers 30% 503"),
+        1 => topo
+            .set_behavior(
+                "b1",
+                Behavior::from_yaml("latency: { distribution: { type: lognormal, median: 80ms, sigma: 0.8, max: 2s } }")
+                    .unwrap_or_default(),
+            )
+            .map(|_| "b1 slow (lognormal 80ms, some past the 500ms timeout)"),
+        2 => topo.kill("b2").await.map(|_| "b2 killed"),
+        3 => topo.restart("b2").await.map(|_| "b2 restarted"),
+        4 => topo
+            .set_behavior("b0", steady.clone())
+            .and_then(|_| topo.set_behavior("b1", steady))
+            .map(|_| "all healthy"),
+        5 => net(topo.add_toxic(
+            "b1-link",
+            &toxic("latency", chaos::Stream::Downstream, serde_json::json!({"latency": 300, "jitter": 250})),
+        ))
+        .map(|_| "network: b1's link adds 300 ± 250 ms (some past the timeout)"),
+        6 => net(topo.add_toxic(
+            "b0-link",
+            &toxic("reset_peer", chaos::Stream::Upstream, serde_json::json!({})).with_toxicity(0.3),
+        ))
+        .map(|_| "network: 30% of b0's connections reset"),
+        7 => topo
+            .remove_toxic("b1-link", "latency_downstream")
+            .and_then(|_| topo.remove_toxic("b0-link", "reset_peer_upstream"))
+            .map(|_| ())
+            .map(|_| "network: b1 and b0 links clean"),
+        _ => {
+            let down = (i / 9).is_multiple_of(2);
+            match topo.set_link_up("b2-link", !down).await {
+                Ok(()) if down => Ok("network: b2's link down"),
+                Ok(()) => Ok("network: b2's link up"),
+                Err(e) => Err(e),
+            }
         }
+    };
+    match r {
+        Ok(s) => format!("fault: {s}"),
+        Err(e) => format!("fault step failed: {e}"),
     }
 }
 
 /// Runs the demo, printing to stderr, until the duration passes or `cancel` fires.
 pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> Result<Report, String> {
     let suite_text = format!(
-        "name: demo\nbackends: {{ count: 3 }}\nproxy: {{ config: {} }}\nload: {{ phases: [{{ name: demo, duration: 1s }}] }}\nexpect: [{{ error_rate: {{ max: 1.0 }} }}]\n",
+        "name: demo\nbackends: {{ count: 3 }}\nchaos: [{{ name: b0-link, link: proxy->b0 }}, {{ name: b1-link, link: proxy->b1 }}, {{ name: b2-link, link: proxy->b2 }}]\nproxy: {{ config: {} }}\nload: {{ phases: [{{ name: demo, duration: 1s }}] }}\nexpect: [{{ error_rate: {{ max: 1.0 }} }}]\n",
         serde_json::to_string(PROXY).unwrap_or_default()
     );
     let loaded = LoadedSuite::from_str(&suite_text, "demo", std::path::Path::new("."))

@@ -212,7 +212,7 @@ fn watch_target(suite: &crate::suite::Suite, topo: &Topology) -> Option<breaker_
     let ids: HashMap<String, String> = topo
         .backend_ids()
         .into_iter()
-        .filter_map(|id| Some((topo.backend_addr(&id)?.to_string(), id)))
+        .filter_map(|id| Some((topo.upstream_addr(&id)?.to_string(), id)))
         .collect();
     Some(breaker_watch::Target { admin, ids })
 }

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::topology::Topology;
 use crate::data::ActionRecord;
+use crate::suite::chaos::{self as chaos_links, AddToxic};
 use crate::suite::{Action, TimedAction};
 
 /// Applies `actions` (sorted by time) from `t0` until done or cancelled; returns what ran.
@@ -69,8 +70,22 @@ async fn apply(
                 .map(|()| detail.clone())
                 .map_err(|e| (detail, e));
         }
-        Action::AddToxic(_) | Action::RemoveToxic(_) => {
-            return Err((None, "toxic actions need the chaos crate".to_owned()));
+        Action::AddToxic(v) => match chaos_links::parse_add(v).map_err(|e| (None, e))? {
+            AddToxic::Toxic { link, toxic } => {
+                let spec = topo
+                    .add_toxic(&link, &toxic)
+                    .map_err(|e| (None, e.to_string()))?;
+                return Ok(Some(serde_json::to_string(&spec).unwrap_or_default()));
+            }
+            AddToxic::Down { link } => topo.set_link_up(&link, false).await,
+        },
+        Action::RemoveToxic(v) => {
+            let (link, name) = chaos_links::parse_remove(v).map_err(|e| (None, e))?;
+            if name == chaos_links::DOWN {
+                topo.set_link_up(&link, true).await
+            } else {
+                topo.remove_toxic(&link, &name)
+            }
         }
     };
     result.map(|()| None).map_err(|e| (None, e.to_string()))

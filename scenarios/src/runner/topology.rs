@@ -2,16 +2,20 @@
 //!
 //! The proxy reads its config from a temp file, as an operator's proxy would; a reload rewrites
 //! that file and asks the proxy's admin endpoint (`POST /admin/reload`) to read it again.
+//! Chaos links put a fault proxy (in-process) on a link: `proxy->bN` links replace that
+//! backend's address in the proxy config, a `client->proxy` link is where load and probes go.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chaos::{FaultProxy, ToxicSpec};
 use mock_backends::{BackendConfig, Behavior, MockBackend};
 use proxy::{ConfigSource, Proxy, ProxyHandle};
 
-use crate::suite::{Suite, fill_placeholders};
+use crate::suite::chaos::{LinkEnd, link_end};
+use crate::suite::{ChaosLink, Suite, fill_placeholders};
 use crate::tls::TlsFiles;
 
 /// One backend slot: its id and address stay fixed across kill/restart.
@@ -23,10 +27,19 @@ struct Slot {
     running: Option<MockBackend>,
 }
 
+/// A fault proxy on a link.
+#[derive(Debug)]
+struct Link {
+    name: String,
+    end: LinkEnd,
+    proxy: FaultProxy,
+}
+
 /// The running fleet and proxy.
 #[derive(Debug)]
 pub struct Topology {
     slots: Vec<Slot>,
+    links: Vec<Link>,
     proxy: Option<ProxyHandle>,
     /// Holds the proxy's config file; removed when the topology is dropped.
     config_dir: tempfile::TempDir,
@@ -76,6 +89,9 @@ pub enum TopologyError {
     /// An action named a backend that does not exist or is in the wrong state.
     #[error("{0}")]
     Action(String),
+    /// A chaos link failed to start or refused a toxic.
+    #[error("chaos: {0}")]
+    Chaos(String),
 }
 
 impl Topology {
@@ -113,8 +129,18 @@ impl Topology {
         let config_dir = tempfile::tempdir()
             .map_err(|e| TopologyError::Proxy(format!("cannot create a temp dir: {e}")))?;
         let config_path = config_dir.path().join("rampart.yaml");
+        let mut links = Vec::new();
+        for (i, l) in suite.chaos.iter().enumerate() {
+            if let LinkEnd::ProxyBackend(id) = link_end(&l.link).map_err(TopologyError::Chaos)? {
+                let addr = slots.iter().find(|s| s.id == id).map(|s| s.addr);
+                let addr =
+                    addr.ok_or_else(|| TopologyError::Chaos(format!("no backend `{id}`")))?;
+                links.push(start_link(l, LinkEnd::ProxyBackend(id), addr, seed, i).await?);
+            }
+        }
         let mut topo = Self {
             slots,
+            links,
             proxy: None,
             config_dir,
             config_path,
@@ -125,14 +151,25 @@ impl Topology {
         let handle = Proxy::start(ConfigSource::File(topo.config_path.clone()))
             .await
             .map_err(|e| TopologyError::Proxy(e.to_string()))?;
+        let first = handle.first_addr();
         topo.proxy = Some(handle);
+        for (i, l) in suite.chaos.iter().enumerate() {
+            if link_end(&l.link).map_err(TopologyError::Chaos)? == LinkEnd::ClientProxy {
+                topo.links
+                    .push(start_link(l, LinkEnd::ClientProxy, first, seed, i).await?);
+            }
+        }
         Ok(topo)
     }
 
-    /// Fills `${backends}` / `${backend.ID}` with this fleet's addresses.
+    /// Fills `${backends}` / `${backend.ID}` with the addresses the proxy should dial: the
+    /// backend's, or its chaos link's.
     pub fn fill(&self, text: &str) -> Result<String, TopologyError> {
-        let addrs: Vec<(String, SocketAddr)> =
-            self.slots.iter().map(|s| (s.id.clone(), s.addr)).collect();
+        let addrs: Vec<(String, SocketAddr)> = self
+            .slots
+            .iter()
+            .map(|s| (s.id.clone(), self.upstream_addr(&s.id).unwrap_or(s.addr)))
+            .collect();
         fill_placeholders(text, &addrs, self.tls.as_deref()).map_err(TopologyError::Proxy)
     }
 
@@ -164,8 +201,11 @@ impl Topology {
             .collect()
     }
 
-    /// The proxy's first listener.
+    /// Where clients connect: the `client->proxy` chaos link, or the proxy's first listener.
     pub fn proxy_addr(&self) -> SocketAddr {
+        if let Some(l) = self.links.iter().find(|l| l.end == LinkEnd::ClientProxy) {
+            return l.proxy.addr();
+        }
         self.proxy
             .as_ref()
             .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |p| p.first_addr())
@@ -177,6 +217,53 @@ impl Topology {
             .as_ref()
             .map(|p| p.metrics().encode())
             .unwrap_or_default()
+    }
+
+    /// The address the proxy dials for backend `id`: its chaos link's, else the backend's.
+    pub fn upstream_addr(&self, id: &str) -> Option<SocketAddr> {
+        let linked = self
+            .links
+            .iter()
+            .find(|l| l.end == LinkEnd::ProxyBackend(id.to_owned()));
+        linked
+            .map(|l| l.proxy.addr())
+            .or_else(|| self.backend_addr(id))
+    }
+
+    fn link(&self, name: &str) -> Result<&FaultProxy, TopologyError> {
+        self.links
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| &l.proxy)
+            .ok_or_else(|| TopologyError::Action(format!("no chaos link `{name}`")))
+    }
+
+    /// Adds a toxic to a chaos link; answers its full spec (defaults filled in).
+    pub fn add_toxic(&self, link: &str, toxic: &ToxicSpec) -> Result<ToxicSpec, TopologyError> {
+        self.link(link)?
+            .add_toxic(toxic)
+            .map_err(|e| TopologyError::Chaos(e.to_string()))
+    }
+
+    /// Removes a toxic from a chaos link.
+    pub fn remove_toxic(&self, link: &str, name: &str) -> Result<(), TopologyError> {
+        self.link(link)?
+            .remove_toxic(name)
+            .map_err(|e| TopologyError::Chaos(format!("{name}: {e}")))
+    }
+
+    /// Takes a chaos link down (open connections closed, new ones refused) or up again.
+    pub async fn set_link_up(&self, link: &str, up: bool) -> Result<(), TopologyError> {
+        let proxy = self.link(link)?;
+        if up {
+            proxy
+                .enable()
+                .await
+                .map_err(|e| TopologyError::Chaos(format!("{link}: {e}")))
+        } else {
+            proxy.disable().await;
+            Ok(())
+        }
     }
 
     /// The proxy's admin listener, if its config has one.
@@ -290,6 +377,9 @@ impl Topology {
         if let Some(p) = self.proxy.take() {
             p.shutdown().await;
         }
+        for link in self.links.drain(..) {
+            link.proxy.disable().await;
+        }
         for slot in self.slots.drain(..) {
             if let Some(b) = slot.running {
                 b.shutdown().await;
@@ -301,4 +391,31 @@ impl Topology {
 /// The proxy text of a suite, read relative to `dir`.
 pub(super) fn proxy_text(suite: &Suite, dir: &Path) -> Result<String, TopologyError> {
     crate::suite::proxy_text(suite, dir).map_err(TopologyError::Proxy)
+}
+
+/// Starts the fault proxy of link `l` (the `index`-th) in front of `upstream`, with its
+/// initial toxics and a seed derived from the run's.
+async fn start_link(
+    l: &ChaosLink,
+    end: LinkEnd,
+    upstream: SocketAddr,
+    seed: u64,
+    index: usize,
+) -> Result<Link, TopologyError> {
+    let mut options = chaos::Options::new(upstream.to_string());
+    options.name = l.name.clone();
+    options.seed = Some(seed.wrapping_mul(31).wrapping_add(index as u64));
+    let proxy = FaultProxy::start(options)
+        .await
+        .map_err(|e| TopologyError::Chaos(format!("link `{}`: {e}", l.name)))?;
+    for t in &l.toxics {
+        proxy
+            .add_toxic(t)
+            .map_err(|e| TopologyError::Chaos(format!("link `{}`: {e}", l.name)))?;
+    }
+    Ok(Link {
+        name: l.name.clone(),
+        end,
+        proxy,
+    })
 }

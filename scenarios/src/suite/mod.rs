@@ -1,6 +1,7 @@
 //! Suites: the file model, parsing, validation and the bundled set.
 
 mod bundled;
+pub mod chaos;
 mod fill;
 pub mod model;
 mod parse;

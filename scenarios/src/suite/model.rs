@@ -25,7 +25,7 @@ pub struct Suite {
     pub seed: u64,
     /// The mock fleet.
     pub backends: Backends,
-    /// Fault proxies on links (needs the chaos crate; rejected until it lands).
+    /// Fault proxies (the chaos crate) on links between client, proxy and backends.
     #[serde(default)]
     pub chaos: Vec<ChaosLink>,
     /// The proxy under test.
@@ -64,9 +64,10 @@ pub struct ChaosLink {
     pub name: String,
     /// `client->proxy` or `proxy->bN`.
     pub link: String,
-    /// Toxics active from the start (free-form until the chaos crate defines them).
+    /// Toxics active from the start, in Toxiproxy's shape (`name`, `type`, `stream`,
+    /// `toxicity`, `attributes`).
     #[serde(default)]
-    pub toxics: Vec<serde_json::Value>,
+    pub toxics: Vec<chaos::ToxicSpec>,
 }
 
 /// The proxy config: inline YAML or a file; `${backends}` and `${backend.ID}` are filled in.
@@ -326,9 +327,10 @@ pub enum Action {
         /// The proxy must answer 400 (config refused) rather than 200.
         expect_refused: bool,
     },
-    /// Add a toxic to a chaos link (needs the chaos crate).
+    /// Add a toxic to a chaos link: `{ link, name, type, stream, toxicity, attributes }`;
+    /// `type: down` disables the link instead.
     AddToxic(serde_json::Value),
-    /// Remove a toxic from a chaos link (needs the chaos crate).
+    /// Remove a toxic from a chaos link: `{ link, name }`; `name: down` enables it again.
     RemoveToxic(serde_json::Value),
 }
 
@@ -347,8 +349,8 @@ impl Action {
                 expect_refused: true,
                 ..
             } => "reload (expect refused)".to_owned(),
-            Action::AddToxic(_) => "add_toxic".to_owned(),
-            Action::RemoveToxic(_) => "remove_toxic".to_owned(),
+            Action::AddToxic(v) => format!("add_toxic {}", super::chaos::label(v, "type")),
+            Action::RemoveToxic(v) => format!("remove_toxic {}", super::chaos::label(v, "name")),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Validation of a parsed suite: references resolve, bounds make sense, the proxy config parses,
-//! and features that are not built yet (chaos links, planned checks) are refused clearly.
+//! chaos links and toxic actions are well formed, and planned checks are refused clearly.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -48,13 +48,7 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
             .validate()
             .map_err(|e| err(&format!("backends.overrides.{id}"), e.to_string()))?;
     }
-    if !suite.chaos.is_empty() {
-        return Err(err(
-            "chaos",
-            "chaos links need the chaos crate, which is not part of this build yet; remove `chaos`"
-                .into(),
-        ));
-    }
+    super::chaos::check_links(&suite.chaos, &ids).map_err(|(key, e)| err(&key, e))?;
     // Proxy.
     if let Some(tls) = &suite.proxy.tls {
         security::material(tls).map_err(|(key, e)| err(&format!("proxy.tls.{key}"), e))?;
@@ -182,12 +176,18 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
                     .fill(config)
                     .map_err(|e| err(&format!("{at}.reload"), e))?;
             }
-            Action::AddToxic(_) | Action::RemoveToxic(_) => {
-                return Err(err(
-                    &at,
-                    "toxic actions need the chaos crate, which is not part of this build yet"
-                        .into(),
-                ));
+            Action::AddToxic(v) => {
+                let link = match super::chaos::parse_add(v) {
+                    Ok(super::chaos::AddToxic::Toxic { link, .. })
+                    | Ok(super::chaos::AddToxic::Down { link }) => link,
+                    Err(e) => return Err(err(&format!("{at}.add_toxic"), e)),
+                };
+                known_link(suite, &link).map_err(|e| err(&format!("{at}.add_toxic.link"), e))?;
+            }
+            Action::RemoveToxic(v) => {
+                let (link, _) = super::chaos::parse_remove(v)
+                    .map_err(|e| err(&format!("{at}.remove_toxic"), e))?;
+                known_link(suite, &link).map_err(|e| err(&format!("{at}.remove_toxic.link"), e))?;
             }
             _ => {}
         }
@@ -402,4 +402,16 @@ fn validate_check(
         _ => {}
     }
     Ok(())
+}
+
+/// The chaos link called `name` exists.
+fn known_link(suite: &Suite, name: &str) -> Result<(), String> {
+    if suite.chaos.iter().any(|l| l.name == name) {
+        return Ok(());
+    }
+    let names: Vec<&str> = suite.chaos.iter().map(|l| l.name.as_str()).collect();
+    Err(format!(
+        "no chaos link `{name}`; links are: {}",
+        names.join(", ")
+    ))
 }

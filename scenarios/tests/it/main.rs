@@ -1,6 +1,7 @@
 //! Crate tests for `scenarios`, compiled into one binary.
 #![forbid(unsafe_code)]
 
+mod chaos;
 mod checks;
 mod demo;
 mod html;

@@ -85,13 +85,35 @@ fn window_after_an_unknown_action_is_refused() {
 }
 
 #[test]
-fn chaos_links_are_refused_until_the_chaos_crate_lands() {
+fn chaos_links_and_toxic_actions_are_checked() {
+    let link = "chaos: [{ name: slow, link: proxy->b0 }]\ntimeline:";
+    let ok = GOOD.replace("timeline:", link);
+    LoadedSuite::from_str(&ok, "ok.yaml", Path::new(".")).expect("a chaos link is valid");
     let e = broken(
         "timeline:",
-        "chaos: [{ name: slow, link: proxy->b0 }]\ntimeline:",
+        "chaos: [{ name: slow, link: proxy->b7 }]\ntimeline:",
     );
-    assert_eq!(e.path, "chaos", "{e}");
-    assert!(e.message.contains("chaos crate"), "{e}");
+    assert_eq!(e.path, "chaos[0].link", "{e}");
+    let e = broken(
+        "timeline:",
+        "chaos: [{ name: slow, link: b0->proxy }]\ntimeline:",
+    );
+    assert!(e.message.contains("client->proxy"), "{e}");
+    let bad_toxic = "chaos: [{ name: slow, link: proxy->b0, toxics: [{ type: lag }] }]\ntimeline:";
+    let e = broken("timeline:", bad_toxic);
+    assert_eq!(e.path, "chaos[0].toxics[0]", "{e}");
+    let e = broken(
+        "  - { at: 1s, name: kill, kill: b1 }",
+        "  - { at: 1s, name: kill, add_toxic: { link: nope, type: latency } }",
+    );
+    assert!(e.message.contains("no chaos link `nope`"), "{e}");
+    let with_link = ok.replace(
+        "  - { at: 1s, name: kill, kill: b1 }",
+        "  - { at: 1s, name: kill, add_toxic: { link: slow, type: latency, attributes: { latency: \"x\" } } }",
+    );
+    let e =
+        LoadedSuite::from_str(&with_link, "t.yaml", Path::new(".")).expect_err("bad attributes");
+    assert!(e.message.contains("latency"), "{e}");
 }
 
 #[test]
