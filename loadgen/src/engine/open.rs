@@ -11,6 +11,7 @@
 //! first free one — counted as `saturated` and, if it ends up more than 2 ms behind, as
 //! `late` — and is still sent, never dropped.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -100,7 +101,8 @@ impl Dispatcher {
         let mut totals = Totals::new();
         let total = self.schedule.total();
         let mine = total.saturating_sub(self.first).div_ceil(self.stride);
-        let mut idle: Vec<usize> = Vec::with_capacity(jobs.len());
+        // First idle, first used: requests rotate over every connection, as a pool would.
+        let mut idle: VecDeque<usize> = VecDeque::with_capacity(jobs.len());
         let mut dispatched = 0u64;
         let mut i = self.first;
         while let Some(offset) = self.schedule.time_of(i) {
@@ -112,9 +114,9 @@ impl Dispatcher {
                 break;
             }
             while let Ok(w) = idle_rx.try_recv() {
-                idle.push(w);
+                idle.push_back(w);
             }
-            let worker = match idle.pop() {
+            let worker = match idle.pop_front() {
                 Some(w) => w,
                 None => {
                     totals.saturated += 1;

@@ -44,9 +44,10 @@ async fn open_rate_sends_what_was_asked() {
 /// millisecond timers, and held on a busy 2-core machine (measured 3-9 µs at load average 6).
 const LAG_P50_BOUND: Duration = Duration::from_micros(250);
 /// Send-lag p99 bound held on a busy 2-core CI machine (debug build, the server in the same
-/// process, other tests and three cargo builds alongside: 3-17 ms measured at load average 6,
-/// where the OS leaves a woken thread waiting for a core). Quiet, in release, p99 is tens of µs.
-const LAG_P99_BOUND: Duration = Duration::from_millis(25);
+/// process, the whole workspace's tests and other cargo builds alongside: 3-17 ms measured at
+/// load average 6, 42 ms at 10, where the OS leaves a woken thread waiting for a core). This
+/// is a sanity bound for an overloaded box; the p50 bound above is the precision check.
+const LAG_P99_BOUND: Duration = Duration::from_millis(100);
 
 fn us(d: Duration) -> u64 {
     d.as_micros() as u64
