@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::report::Report;
 
 /// The fixed columns, in order; group and status columns follow.
-pub const SERIES_COLUMNS: [&str; 10] = [
+pub const SERIES_COLUMNS: [&str; 13] = [
     "second",
     "target_rate",
     "responses",
@@ -17,6 +17,9 @@ pub const SERIES_COLUMNS: [&str; 10] = [
     "p90_us",
     "p99_us",
     "max_us",
+    "send_lag_p50_us",
+    "send_lag_p99_us",
+    "send_lag_max_us",
 ];
 
 impl Report {
@@ -54,6 +57,9 @@ impl Report {
                 s.p90_us.to_string(),
                 s.p99_us.to_string(),
                 s.max_us.to_string(),
+                s.send_lag_p50_us.to_string(),
+                s.send_lag_p99_us.to_string(),
+                s.send_lag_max_us.to_string(),
             ];
             row.extend(
                 groups

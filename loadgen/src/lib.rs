@@ -17,6 +17,8 @@
 
 mod csv;
 mod engine;
+mod hist;
+pub mod merge;
 mod plan;
 pub mod progress;
 mod proto;
@@ -30,8 +32,12 @@ mod stats;
 
 pub use csv::SERIES_COLUMNS;
 pub use engine::{RunOptions, run};
+pub use hist::{HistogramError, decode as decode_histogram};
 pub use plan::SpecError;
-pub use report::{LatencySummary, Mode, Report, SCHEMA_VERSION, SecondSample, Totals};
+pub use report::{
+    HISTOGRAM_ENCODING, HISTOGRAM_UNIT, Histograms, LAG_WARN_FRACTION, LatencySummary, Mode,
+    Report, SCHEMA_VERSION, SecondHistograms, SecondSample, Totals,
+};
 pub use spec::{
     KeySpec, LoadSpec, Protocol, RequestTemplate, Stage, TlsSpec, duration_str, opt_duration,
 };

@@ -10,6 +10,8 @@ use clap::Parser;
 use loadgen::{KeySpec, LoadSpec, Protocol, RequestTemplate, RunOptions, Stage, TlsSpec};
 
 /// Open-loop (no coordinated omission) and closed-loop HTTP/h2/WebSocket/SSE load generator.
+///
+/// `loadgen merge A.json B.json … --json OUT.json` merges reports instead (see `loadgen merge --help`).
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -220,11 +222,71 @@ fn parse_spec_file(path: &Path, text: &str) -> anyhow::Result<LoadSpec> {
     spec.with_context(|| format!("parsing {}", path.display()))
 }
 
+/// `loadgen merge`: add up reports from several generators into one (histograms exactly).
+#[derive(Debug, Parser)]
+#[command(name = "loadgen merge")]
+struct MergeCli {
+    /// Reports written with --json (same schema version and units).
+    #[arg(required = true)]
+    reports: Vec<PathBuf>,
+    /// Write the merged JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the merged per-second series here as CSV.
+    #[arg(long)]
+    series: Option<PathBuf>,
+}
+
+fn merge_main(cli: &MergeCli) -> anyhow::Result<ExitCode> {
+    let mut inputs = Vec::with_capacity(cli.reports.len());
+    for path in &cli.reports {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        inputs.push((path.display().to_string(), text));
+    }
+    let report = match loadgen::merge::merge_json(&inputs) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("loadgen merge: {e}");
+            return Ok(ExitCode::from(65));
+        }
+    };
+    println!("{report}");
+    save(&report, cli.json.as_deref(), cli.series.as_deref())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn save(
+    report: &loadgen::Report,
+    json: Option<&Path>,
+    series: Option<&Path>,
+) -> anyhow::Result<()> {
+    if let Some(path) = json {
+        std::fs::write(path, report.to_json())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = series {
+        std::fs::write(path, report.series_csv())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
+    let mut args = std::env::args_os();
+    if std::env::args_os().nth(1).is_some_and(|a| a == "merge") {
+        let argv0 = args.next();
+        args.next();
+        let cli = MergeCli::parse_from(argv0.into_iter().chain(args));
+        return merge_main(&cli).unwrap_or_else(|e| {
+            eprintln!("loadgen merge: {e:#}");
+            ExitCode::FAILURE
+        });
+    }
     let cli = Cli::parse();
     match real_main(&cli) {
         Ok(code) => code,
@@ -237,8 +299,8 @@ fn main() -> ExitCode {
 
 fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
     let spec = cli.spec()?;
-    // The load itself runs on the library's own threads; this runtime only dispatches
-    // open-mode sends, collects results and draws progress.
+    // The load itself runs on the library's own threads; this runtime only collects results
+    // and draws progress.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -274,13 +336,6 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
     };
     println!("{report}");
-    if let Some(path) = &cli.json {
-        std::fs::write(path, report.to_json())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &cli.series {
-        std::fs::write(path, report.series_csv())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    save(&report, cli.json.as_deref(), cli.series.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }

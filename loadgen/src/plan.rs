@@ -177,6 +177,11 @@ impl Plan {
                     .map_err(|e| SpecError::new("group_by_header", e))
             })
             .transpose()?;
+        let threads = match spec.threads {
+            Some(0) => return Err(SpecError::new("threads", "must be at least 1")),
+            Some(n) => n,
+            None => default_threads(schedule.as_ref()),
+        };
         Ok(Self {
             target: Target {
                 addr,
@@ -189,11 +194,7 @@ impl Plan {
             schedule,
             connections: spec.connections,
             streams,
-            threads: match spec.threads {
-                Some(0) => return Err(SpecError::new("threads", "must be at least 1")),
-                Some(n) => n,
-                None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            },
+            threads,
             budget: spec.max_requests,
             timeout: spec.timeout,
             wire: (spec.protocol == Protocol::Http1)
@@ -248,4 +249,18 @@ fn check_stages(stages: &[crate::spec::Stage]) -> Result<(), SpecError> {
             })?;
     }
     Ok(())
+}
+
+/// Open-mode rate one generator thread paces comfortably (it closes 50k+/s closed-loop).
+const RATE_PER_THREAD: f64 = 25_000.0;
+
+/// One thread per CPU; in open mode only as many as the peak rate needs, since a thread
+/// finishing each wait precisely spins briefly and more threads would take CPU from the
+/// server on a small machine.
+fn default_threads(schedule: Option<&Schedule>) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match schedule {
+        Some(s) => ((s.peak_rate() / RATE_PER_THREAD).ceil() as usize).clamp(1, cpus),
+        None => cpus,
+    }
 }

@@ -6,11 +6,16 @@ use std::fmt;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+pub use crate::hist::{HISTOGRAM_ENCODING, HISTOGRAM_UNIT};
 use crate::spec::Protocol;
 use crate::stats::ErrorKind;
 
 /// Version of the JSON layout of [`Report`]; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The summary warns when send-lag p99 exceeds this fraction of the latency p50: the
+/// latencies then measure the generator's own delay as much as the server.
+pub const LAG_WARN_FRACTION: f64 = 0.25;
 
 /// Open (arrival-rate driven) or closed (as fast as the connections go).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +35,8 @@ pub struct Report {
     pub schema_version: u32,
     /// Target URL.
     pub url: String,
+    /// Wall-clock start of the run, ms since the UNIX epoch (aligns series in a merge).
+    pub started_at_unix_ms: u64,
     /// Open or closed loop.
     pub mode: Mode,
     /// Protocol used.
@@ -48,6 +55,11 @@ pub struct Report {
     pub latency: LatencySummary,
     /// SSE only: time between consecutive events on a stream.
     pub inter_arrival: Option<LatencySummary>,
+    /// Open mode: actual minus intended send time of every request — the generator's own
+    /// error, included in `latency` (empty in closed mode).
+    pub send_lag: LatencySummary,
+    /// The full histograms behind `latency`, `send_lag` and `inter_arrival`, lossless.
+    pub histograms: Histograms,
     /// Responses per HTTP status code.
     pub status: BTreeMap<u16, u64>,
     /// Failed requests per error kind.
@@ -74,7 +86,7 @@ pub struct Totals {
     pub errors: u64,
     /// Sends more than 2 ms behind their intended time (open mode).
     pub late: u64,
-    /// Largest send lag behind schedule, µs (open mode).
+    /// Largest send lag behind schedule, µs (open mode; `send_lag.max_us` before clamping).
     pub max_lag_us: u64,
     /// Times a request came due with every connection busy (open mode; sent late, not dropped).
     pub saturated: u64,
@@ -130,6 +142,33 @@ impl LatencySummary {
     }
 }
 
+/// Histograms as HdrHistogram V2 compressed, base64 ([`HISTOGRAM_ENCODING`]), values in
+/// [`HISTOGRAM_UNIT`]; any HDR tool reads them, `loadgen merge` adds them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Histograms {
+    /// Unit of the recorded values, `us`.
+    pub unit: String,
+    /// Encoding of the strings below, `hdr-v2-deflate-base64`.
+    pub encoding: String,
+    /// Latency.
+    pub latency: String,
+    /// Send lag.
+    pub send_lag: String,
+    /// SSE inter-arrival gaps.
+    pub inter_arrival: Option<String>,
+}
+
+/// One second's histograms (same encoding and unit as [`Histograms`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondHistograms {
+    /// Latency of the responses completed in this second.
+    pub latency: String,
+    /// Send lag of the sends in this second.
+    pub send_lag: String,
+}
+
 /// One second of the run, for plotting.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,11 +193,18 @@ pub struct SecondSample {
     pub p99_us: u64,
     /// Slowest response, µs.
     pub max_us: u64,
+    /// Median send lag of the sends in this second, µs (open mode).
+    pub send_lag_p50_us: u64,
+    /// 99th percentile send lag, µs.
+    pub send_lag_p99_us: u64,
+    /// Largest send lag, µs.
+    pub send_lag_max_us: u64,
     /// Responses per group value in this second.
     pub groups: BTreeMap<String, u64>,
-    /// Responses per status code in this second (absent in reports before it was added).
-    #[serde(default)]
+    /// Responses per status code in this second.
     pub status: BTreeMap<u16, u64>,
+    /// This second's histograms, lossless.
+    pub histograms: SecondHistograms,
 }
 
 impl Report {
@@ -171,10 +217,22 @@ impl Report {
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
     }
+
+    /// Whether send-lag p99 exceeds [`LAG_WARN_FRACTION`] of the latency p50 (open mode).
+    pub fn lag_dominates(&self) -> bool {
+        self.mode == Mode::Open
+            && self.send_lag.count > 0
+            && self.send_lag.p99_us as f64 > LAG_WARN_FRACTION * self.latency.p50_us as f64
+    }
 }
 
 fn ms(us: u64) -> String {
     format!("{:.2}ms", us as f64 / 1000.0)
+}
+
+/// Microseconds below 10 ms, else milliseconds.
+fn us(v: u64) -> String {
+    if v < 10_000 { format!("{v}us") } else { ms(v) }
 }
 
 impl fmt::Display for Report {
@@ -226,6 +284,23 @@ impl fmt::Display for Report {
             )?;
         }
         if self.mode == Mode::Open {
+            let g = &self.send_lag;
+            writeln!(
+                f,
+                "  send lag    p50 {}  p99 {}  max {}  (actual - intended send time)",
+                us(g.p50_us),
+                us(g.p99_us),
+                us(g.max_us)
+            )?;
+            if self.lag_dominates() {
+                writeln!(
+                    f,
+                    "  WARNING     send lag p99 {} is over {:.0}% of latency p50 {}: these latencies measure the generator as much as the server (fewer threads, a quieter machine, or a slower rate)",
+                    us(g.p99_us),
+                    LAG_WARN_FRACTION * 100.0,
+                    us(l.p50_us)
+                )?;
+            }
             writeln!(
                 f,
                 "  schedule    {} late (>2ms), max lag {}, {} saturated, {} unsent",

@@ -129,6 +129,14 @@ impl Schedule {
         }
     }
 
+    /// Highest rate anywhere in the schedule.
+    pub fn peak_rate(&self) -> f64 {
+        self.segments
+            .iter()
+            .map(|s| s.r0.max(s.r1))
+            .fold(0.0, f64::max)
+    }
+
     fn count_at(&self, t: f64) -> f64 {
         self.segments
             .iter()

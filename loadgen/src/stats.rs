@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 /// Highest latency tracked (1 hour, in µs); larger values are clamped.
 pub(crate) const MAX_US: u64 = 3_600_000_000;
-/// A send more than this far behind its intended time counts as late (tokio timers tick in ms).
+/// A send more than this far behind its intended time counts as late.
 pub(crate) const LATE_THRESHOLD: Duration = Duration::from_millis(2);
 const STATUS_SLOTS: usize = 600;
 
@@ -66,6 +66,11 @@ fn micros(d: Duration) -> u64 {
         .clamp(1, MAX_US)
 }
 
+/// Send lag in µs; 0 (on time to the microsecond) is a valid sample.
+fn lag_micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).min(MAX_US)
+}
+
 /// Counts per group value; looked up by `&str` so a known group costs no allocation.
 pub(crate) type Groups = HashMap<Box<str>, u64>;
 
@@ -89,6 +94,8 @@ fn bump_group(groups: &mut Groups, value: &[u8]) {
 pub(crate) struct Bucket {
     pub(crate) second: u64,
     pub(crate) hist: Histogram<u64>,
+    /// Send lag (actual − intended send time) of the sends in this second, µs.
+    pub(crate) lag: Histogram<u64>,
     pub(crate) responses: u64,
     pub(crate) non_success: u64,
     pub(crate) errors: u64,
@@ -103,6 +110,7 @@ impl Bucket {
         Self {
             second,
             hist: histogram(2),
+            lag: histogram(2),
             responses: 0,
             non_success: 0,
             errors: 0,
@@ -113,7 +121,7 @@ impl Bucket {
     }
 
     fn is_empty(&self) -> bool {
-        self.responses == 0 && self.errors == 0 && self.late == 0
+        self.responses == 0 && self.errors == 0 && self.late == 0 && self.lag.is_empty()
     }
 }
 
@@ -122,6 +130,8 @@ impl Bucket {
 pub(crate) struct Totals {
     pub(crate) hist: Histogram<u64>,
     pub(crate) gaps: Histogram<u64>,
+    /// Send lag of every scheduled send, µs (open mode).
+    pub(crate) lag: Histogram<u64>,
     pub(crate) status: Vec<u64>,
     pub(crate) errors: [u64; 5],
     pub(crate) groups: Groups,
@@ -131,6 +141,10 @@ pub(crate) struct Totals {
     pub(crate) max_lag: Duration,
     pub(crate) bytes: u64,
     pub(crate) connections: u64,
+    /// Requests that came due with every connection of their thread busy (open mode).
+    pub(crate) saturated: u64,
+    /// Scheduled requests never sent (cancelled).
+    pub(crate) unsent: u64,
 }
 
 impl Totals {
@@ -138,6 +152,7 @@ impl Totals {
         Self {
             hist: histogram(3),
             gaps: histogram(3),
+            lag: histogram(3),
             status: vec![0; STATUS_SLOTS],
             errors: [0; 5],
             groups: Groups::new(),
@@ -147,6 +162,8 @@ impl Totals {
             max_lag: Duration::ZERO,
             bytes: 0,
             connections: 0,
+            saturated: 0,
+            unsent: 0,
         }
     }
 
@@ -154,6 +171,7 @@ impl Totals {
     pub(crate) fn merge(&mut self, other: &Totals) {
         self.hist.add(&other.hist).expect("same bounds");
         self.gaps.add(&other.gaps).expect("same bounds");
+        self.lag.add(&other.lag).expect("same bounds");
         for (a, b) in self.status.iter_mut().zip(&other.status) {
             *a += b;
         }
@@ -169,6 +187,8 @@ impl Totals {
         self.max_lag = self.max_lag.max(other.max_lag);
         self.bytes += other.bytes;
         self.connections += other.connections;
+        self.saturated += other.saturated;
+        self.unsent += other.unsent;
     }
 
     /// Status counts that are non-zero.
@@ -244,14 +264,24 @@ impl Recorder {
         }
     }
 
-    /// A request/message is being sent `lag` after its intended time.
+    /// A scheduled request/message is being sent `lag` after its intended time (open mode).
     pub(crate) fn sent(&mut self, now: Instant, lag: Duration) {
         self.totals.sent += 1;
-        if lag > LATE_THRESHOLD {
+        self.totals.max_lag = self.totals.max_lag.max(lag);
+        let us = lag_micros(lag);
+        self.totals.lag.saturating_record(us);
+        let late = lag > LATE_THRESHOLD;
+        if late {
             self.totals.late += 1;
-            self.totals.max_lag = self.totals.max_lag.max(lag);
-            self.bucket_at(now).late += 1;
         }
+        let b = self.bucket_at(now);
+        b.lag.saturating_record(us);
+        b.late += u64::from(late);
+    }
+
+    /// An unscheduled request/message is being sent (closed mode, SSE): no lag to record.
+    pub(crate) fn sent_now(&mut self) {
+        self.totals.sent += 1;
     }
 
     /// A new connection (or stream) was opened.

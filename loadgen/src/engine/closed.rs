@@ -38,8 +38,6 @@ pub(super) async fn run(ctx: Ctx) -> Outcome {
     drop(ctx.tx);
     Outcome {
         totals: running.join().await,
-        saturated: 0,
-        unsent: 0,
     }
 }
 
@@ -64,7 +62,7 @@ impl Worker {
                 break;
             }
             done += 1;
-            self.rec.sent(due, Duration::ZERO);
+            self.rec.sent_now();
             let result = self.watchdog.run(self.client.exchange(&mut self.rec)).await;
             let now = Instant::now();
             match result {

@@ -2,6 +2,7 @@
 
 mod closed;
 mod open;
+mod pace;
 mod streams;
 #[cfg(test)]
 mod tests;
@@ -14,12 +15,13 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::hist::{HISTOGRAM_ENCODING, HISTOGRAM_UNIT, encode};
 use crate::plan::{Plan, SpecError};
 use crate::proto::Client;
 use crate::proto::h1fast::FastH1;
 use crate::proto::http::{H1, H2, H2Conn};
 use crate::proto::ws::Ws;
-use crate::report::{LatencySummary, Mode, Report, SCHEMA_VERSION, SecondSample};
+use crate::report::{Histograms, LatencySummary, Mode, Report, SCHEMA_VERSION, SecondSample};
 use crate::series::{Series, collect};
 use crate::spec::{LoadSpec, Protocol};
 use crate::stats::{Bucket, Recorder, Totals};
@@ -34,11 +36,9 @@ pub struct RunOptions {
     pub live: Option<mpsc::UnboundedSender<SecondSample>>,
 }
 
-/// What the worker pools hand back.
+/// What the worker pools hand back (open-mode dispatchers add `saturated` and `unsent`).
 struct Outcome {
     totals: Vec<Totals>,
-    saturated: u64,
-    unsent: u64,
 }
 
 /// Shared context for the worker pools.
@@ -79,8 +79,8 @@ impl Ctx {
 /// Runs one load spec to completion (or cancellation) and reports what happened.
 ///
 /// Closed- and open-mode workers run on `spec.threads` dedicated threads (one single-threaded
-/// runtime each); the open-mode dispatcher, the collector and SSE streams run on the caller's
-/// runtime.
+/// runtime each; in open mode each thread also paces its own share of the schedule); the
+/// collector and SSE streams run on the caller's runtime.
 pub async fn run(spec: &LoadSpec, options: RunOptions) -> Result<Report, SpecError> {
     run_plan(spec, Plan::new(spec)?, options).await
 }
@@ -92,6 +92,9 @@ pub(crate) async fn run_plan(
     options: RunOptions,
 ) -> Result<Report, SpecError> {
     let plan = Arc::new(plan);
+    let started_at_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let start = Instant::now();
     let (tx, rx) = mpsc::unbounded_channel();
     let series = Series::new(plan.schedule.clone(), options.live);
@@ -109,18 +112,20 @@ pub(crate) async fn run_plan(
     };
     let duration_s = start.elapsed().as_secs_f64();
     let series = collector.await.expect("collector does not panic");
-    Ok(build_report(spec, &plan, outcome, duration_s, series))
+    let mut report = build_report(spec, &plan, outcome.totals, duration_s, series);
+    report.started_at_unix_ms = started_at_unix_ms;
+    Ok(report)
 }
 
-fn build_report(
+pub(crate) fn build_report(
     spec: &LoadSpec,
     plan: &Plan,
-    outcome: Outcome,
+    totals: Vec<Totals>,
     duration_s: f64,
     series: Vec<SecondSample>,
 ) -> Report {
     let mut all = Totals::new();
-    for t in &outcome.totals {
+    for t in &totals {
         all.merge(t);
     }
     let status: std::collections::BTreeMap<u16, u64> = all.status_counts().collect();
@@ -138,6 +143,7 @@ fn build_report(
     Report {
         schema_version: SCHEMA_VERSION,
         url: spec.url.clone(),
+        started_at_unix_ms: 0,
         mode: if plan.schedule.is_some() {
             Mode::Open
         } else {
@@ -159,14 +165,22 @@ fn build_report(
             errors: all.error_total(),
             late: all.late,
             max_lag_us: u64::try_from(all.max_lag.as_micros()).unwrap_or(u64::MAX),
-            saturated: outcome.saturated,
-            unsent: outcome.unsent,
+            saturated: all.saturated,
+            unsent: all.unsent,
             bytes_received: all.bytes,
             connections_opened: all.connections,
         },
         latency: LatencySummary::from_histogram(&all.hist),
         inter_arrival: (plan.protocol == Protocol::Sse)
             .then(|| LatencySummary::from_histogram(&all.gaps)),
+        send_lag: LatencySummary::from_histogram(&all.lag),
+        histograms: Histograms {
+            unit: HISTOGRAM_UNIT.to_owned(),
+            encoding: HISTOGRAM_ENCODING.to_owned(),
+            latency: encode(&all.hist),
+            send_lag: encode(&all.lag),
+            inter_arrival: (plan.protocol == Protocol::Sse).then(|| encode(&all.gaps)),
+        },
         status,
         errors: all.error_counts().collect(),
         group_by_header: spec.group_by_header.clone(),

@@ -1,78 +1,143 @@
-//! Open loop: a dispatcher releases each request at its intended time onto an idle worker.
+//! Open loop: each worker thread paces its own share of the schedule onto its idle workers.
+//!
+//! Request `i` belongs to thread `i mod threads`; that thread's dispatcher waits for its send
+//! time ([`super::pace`]: a coarse sleep, then a short precise finish) and hands it to an idle
+//! connection on the same thread — no hop across threads, no central dispatcher.
 //!
 //! Latency runs from the intended time, so a stalled server shows up in the tail instead of
-//! silently slowing the generator (no coordinated omission). When every worker is busy the
-//! request waits for the first free one — counted as `saturated` and, if it ends up more than
-//! 2 ms behind, as `late` — and is still sent, never dropped.
+//! silently slowing the generator (no coordinated omission). The send lag (actual − intended
+//! send time) of every request is recorded too: it is the generator's own error, and it is
+//! part of the latency. When every connection of the thread is busy the request waits for the
+//! first free one — counted as `saturated` and, if it ends up more than 2 ms behind, as
+//! `late` — and is still sent, never dropped.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::threads::Pool;
 use super::watchdog::Watchdog;
-use super::{Ctx, Outcome};
+use super::{Ctx, Outcome, pace};
 use crate::proto::Client;
+use crate::schedule::Schedule;
 use crate::stats::{ErrorKind, Recorder, Totals};
 
 pub(super) async fn run(ctx: Ctx) -> Outcome {
     let schedule = ctx.plan.schedule.clone().expect("open mode has a schedule");
     let clients = ctx.clients();
-    let (idle_tx, mut idle_rx) = mpsc::channel::<usize>(clients.len());
-    let mut jobs = Vec::with_capacity(clients.len());
-    let mut pool = Pool::new(ctx.plan.threads);
+    // HTTP/2 streams of one connection share a thread; no thread is left without workers.
+    let conns = clients.len().div_ceil(ctx.plan.streams.max(1));
+    let threads = ctx.plan.threads.clamp(1, conns.max(1));
+    let mut shares: Vec<Share> = (0..threads).map(|_| Share::new(clients.len())).collect();
+    let mut pool = Pool::new(threads);
     for (id, client) in clients.into_iter().enumerate() {
+        let thread = (id / ctx.plan.streams) % threads;
+        let share = &mut shares[thread];
         let (job_tx, job_rx) = mpsc::channel::<Instant>(1);
-        jobs.push(job_tx);
         let worker = Worker {
-            id,
+            id: share.jobs.len(),
             client,
             rec: ctx.recorder(),
             watchdog: Watchdog::new(ctx.plan.timeout),
         };
-        pool.add(id / ctx.plan.streams, worker.run(job_rx, idle_tx.clone()));
+        share.jobs.push(job_tx);
+        pool.add(thread, worker.run(job_rx, share.idle_tx.clone()));
+    }
+    for (thread, share) in shares.into_iter().enumerate() {
+        let dispatcher = Dispatcher {
+            schedule: schedule.clone(),
+            start: ctx.start,
+            first: thread as u64,
+            stride: threads as u64,
+            cancel: ctx.cancel.clone(),
+        };
+        pool.add(thread, dispatcher.run(share));
     }
     let running = pool.start();
-    drop(idle_tx);
     drop(ctx.tx);
-
-    let total = schedule.total();
-    let (mut dispatched, mut saturated) = (0u64, 0u64);
-    let cancelled = ctx.cancel.cancelled();
-    tokio::pin!(cancelled);
-    for i in 0..total {
-        let due = ctx.start + schedule.time_of(i).expect("i < total");
-        if due > Instant::now() {
-            tokio::select! {
-                () = tokio::time::sleep_until(due.into()) => {}
-                () = &mut cancelled => break,
-            }
-        }
-        let worker = match idle_rx.try_recv() {
-            Ok(w) => w,
-            Err(_) => {
-                saturated += 1;
-                tokio::select! {
-                    w = idle_rx.recv() => match w {
-                        Some(w) => w,
-                        None => break,
-                    },
-                    () = &mut cancelled => break,
-                }
-            }
-        };
-        // An idle worker waits on its own channel of capacity 1, so this cannot be full.
-        if jobs[worker].try_send(due).is_err() {
-            break;
-        }
-        dispatched += 1;
-    }
-    drop(jobs);
-    drop(idle_rx);
     Outcome {
         totals: running.join().await,
-        saturated,
-        unsent: total - dispatched,
+    }
+}
+
+/// One thread's workers, as its dispatcher sees them.
+struct Share {
+    jobs: Vec<mpsc::Sender<Instant>>,
+    idle_tx: mpsc::Sender<usize>,
+    idle_rx: mpsc::Receiver<usize>,
+}
+
+impl Share {
+    fn new(capacity: usize) -> Self {
+        let (idle_tx, idle_rx) = mpsc::channel(capacity.max(1));
+        Self {
+            jobs: Vec::new(),
+            idle_tx,
+            idle_rx,
+        }
+    }
+}
+
+/// Releases requests `first, first + stride, …` of the schedule at their send times.
+struct Dispatcher {
+    schedule: Schedule,
+    start: Instant,
+    first: u64,
+    stride: u64,
+    cancel: CancellationToken,
+}
+
+impl Dispatcher {
+    /// Runs the share; its [`Totals`] carry only `saturated` and `unsent`.
+    async fn run(self, share: Share) -> Totals {
+        let Share {
+            jobs,
+            idle_tx,
+            mut idle_rx,
+        } = share;
+        drop(idle_tx);
+        let mut totals = Totals::new();
+        let total = self.schedule.total();
+        let mine = total.saturating_sub(self.first).div_ceil(self.stride);
+        // First idle, first used: requests rotate over every connection, as a pool would.
+        let mut idle: VecDeque<usize> = VecDeque::with_capacity(jobs.len());
+        let mut dispatched = 0u64;
+        let mut i = self.first;
+        while let Some(offset) = self.schedule.time_of(i) {
+            let due = self.start + offset;
+            let all_idle =
+                |known: usize, rx: &mpsc::Receiver<usize>| known + rx.len() == jobs.len();
+            let known = idle.len();
+            if !pace::until(due, || all_idle(known, &idle_rx), &self.cancel).await {
+                break;
+            }
+            while let Ok(w) = idle_rx.try_recv() {
+                idle.push_back(w);
+            }
+            let worker = match idle.pop_front() {
+                Some(w) => w,
+                None => {
+                    totals.saturated += 1;
+                    tokio::select! {
+                        w = idle_rx.recv() => match w {
+                            Some(w) => w,
+                            None => break,
+                        },
+                        () = self.cancel.cancelled() => break,
+                    }
+                }
+            };
+            // An idle worker waits on its own channel of capacity 1, so this cannot be full.
+            if jobs[worker].try_send(due).is_err() {
+                break;
+            }
+            dispatched += 1;
+            i += self.stride;
+        }
+        totals.unsent = mine - dispatched;
+        totals
     }
 }
 

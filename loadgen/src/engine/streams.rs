@@ -38,7 +38,5 @@ pub(super) async fn run(ctx: Ctx) -> Outcome {
     drop(ctx.tx);
     Outcome {
         totals: join_all(handles).await,
-        saturated: 0,
-        unsent: 0,
     }
 }

@@ -57,7 +57,7 @@ pub(crate) async fn hold(
     let mut req = plan.templates.next(rng);
     req.headers_mut()
         .insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
-    rec.sent(Instant::now(), Duration::ZERO);
+    rec.sent_now();
     let res = tokio::time::timeout(plan.timeout, sender.send_request(req))
         .await
         .map_err(|_| ErrorKind::Timeout)?

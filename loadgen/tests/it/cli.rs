@@ -125,7 +125,7 @@ async fn spec_file_in_yaml_and_series_csv() {
     assert_eq!(text, report.series_csv());
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(header[..10], SERIES_COLUMNS);
+    assert_eq!(header[..SERIES_COLUMNS.len()], SERIES_COLUMNS);
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), report.series.len());
     assert!(rows.iter().all(|r| r.len() == header.len()));
@@ -151,18 +151,26 @@ fn series_csv_has_a_column_per_group_and_status() {
         serde_json::json!({
             "second": second, "target_rate": 10.5, "responses": 3, "non_success": 1,
             "errors": 0, "late": 2, "p50_us": 100, "p90_us": 200, "p99_us": 300,
-            "max_us": 400, "groups": groups, "status": status,
+            "max_us": 400, "send_lag_p50_us": 5, "send_lag_p99_us": 7, "send_lag_max_us": 9,
+            "groups": groups, "status": status,
+            "histograms": { "latency": "", "send_lag": "" },
         })
     };
     let report = serde_json::json!({
-        "schema_version": 1, "url": "http://x/", "mode": "open", "protocol": "http1",
+        "schema_version": 2, "url": "http://x/", "started_at_unix_ms": 0, "mode": "open",
+        "protocol": "http1",
         "connections": 1, "duration_s": 2.0, "target_rate": 10.5, "achieved_rate": 3.0,
         "totals": { "sent": 6, "responses": 6, "non_success": 2, "errors": 0, "late": 4,
                     "max_lag_us": 0, "saturated": 0, "unsent": 0, "bytes_received": 0,
                     "connections_opened": 1 },
         "latency": { "count": 6, "min_us": 1, "mean_us": 1.0, "stdev_us": 0.0, "p50_us": 1,
                      "p90_us": 1, "p99_us": 1, "p999_us": 1, "max_us": 1 },
-        "inter_arrival": null, "status": {}, "errors": {}, "group_by_header": "x-b",
+        "inter_arrival": null,
+        "send_lag": { "count": 6, "min_us": 1, "mean_us": 1.0, "stdev_us": 0.0, "p50_us": 1,
+                      "p90_us": 1, "p99_us": 1, "p999_us": 1, "max_us": 1 },
+        "histograms": { "unit": "us", "encoding": "hdr-v2-deflate-base64", "latency": "",
+                        "send_lag": "", "inter_arrival": null },
+        "status": {}, "errors": {}, "group_by_header": "x-b",
         "groups": {},
         "series": [
             sample(0, serde_json::json!({ "a": 2, "b,\"c\"": 1 }), serde_json::json!({ "200": 2, "503": 1 })),
@@ -171,9 +179,55 @@ fn series_csv_has_a_column_per_group_and_status() {
     });
     let report = Report::from_json(&report.to_string()).unwrap();
     let expected = "\
-second,target_rate,responses,non_success,errors,late,p50_us,p90_us,p99_us,max_us,group:a,\"group:b,\"\"c\"\"\",status:200,status:404,status:503
-0,10.5,3,1,0,2,100,200,300,400,2,1,2,0,1
-1,10.5,3,1,0,2,100,200,300,400,3,0,2,1,0
+second,target_rate,responses,non_success,errors,late,p50_us,p90_us,p99_us,max_us,send_lag_p50_us,send_lag_p99_us,send_lag_max_us,group:a,\"group:b,\"\"c\"\"\",status:200,status:404,status:503
+0,10.5,3,1,0,2,100,200,300,400,5,7,9,2,1,2,0,1
+1,10.5,3,1,0,2,100,200,300,400,5,7,9,3,0,2,1,0
 ";
     assert_eq!(report.series_csv(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_adds_two_reports_and_refuses_other_versions() {
+    let addr = serve(counting_router(Arc::default())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let url = format!("http://{addr}/");
+    for name in ["a.json", "b.json"] {
+        let args = [
+            "-c",
+            "2",
+            "--threads",
+            "1",
+            "-n",
+            "40",
+            "--json",
+            &path(name),
+            &url,
+        ];
+        loadgen(&args).await;
+    }
+    loadgen(&[
+        "merge",
+        &path("a.json"),
+        &path("b.json"),
+        "--json",
+        &path("m.json"),
+    ])
+    .await;
+    let merged = Report::from_json(&read(Path::new(&path("m.json")))).unwrap();
+    assert_eq!(merged.totals.responses, 80);
+    assert_eq!(merged.latency.count, 80);
+    assert_eq!(merged.status.get(&200), Some(&80));
+
+    let mut old: serde_json::Value =
+        serde_json::from_str(&read(Path::new(&path("a.json")))).unwrap();
+    old["schema_version"] = 1.into();
+    std::fs::write(path("old.json"), old.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["merge", &path("b.json"), &path("old.json")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("different schema versions"), "{stderr}");
 }

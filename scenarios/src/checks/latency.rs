@@ -69,9 +69,13 @@ pub struct Latency {
     /// Restrict to a time window (worst second; needs `max`, not `max_ratio`; p50/p90/p99).
     #[serde(default)]
     pub window: Option<Window>,
-    /// Ratios below this baseline value use it instead (sub-millisecond noise floor).
+    /// Ratios below this baseline value use it instead (a noise floor for tiny baselines).
     #[serde(default, with = "loadgen::opt_duration")]
     pub floor: Option<Duration>,
+    /// Compare with this phase's direct baseline instead of the measured phase's own (e.g. a
+    /// phase on a slowed path against the plain path's baseline, without a second direct run).
+    #[serde(default)]
+    pub baseline_phase: Option<String>,
 }
 
 fn ms(us: u64) -> String {
@@ -133,8 +137,9 @@ impl Check for Latency {
             return Outcome::new(passed, expected, ms(got));
         }
         let ratio = self.max_ratio.unwrap_or(f64::INFINITY);
-        let Some(base) = run.baselines.get(phase) else {
-            return Outcome::missing(expected, format!("no baseline for phase `{phase}`"));
+        let base_phase = self.baseline_phase.as_deref().unwrap_or(phase);
+        let Some(base) = run.baselines.get(base_phase) else {
+            return Outcome::missing(expected, format!("no baseline for phase `{base_phase}`"));
         };
         let floor = self.floor.map_or(1, |f| f.as_micros() as u64);
         let direct = self.percentile.of(&base.latency).max(floor).max(1);

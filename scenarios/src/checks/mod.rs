@@ -10,6 +10,7 @@ mod breaker;
 mod distribution;
 mod error_rate;
 mod latency;
+mod must_fail;
 mod planned;
 mod probe;
 mod rate_limit;
@@ -24,6 +25,7 @@ pub use breaker::Breaker;
 pub use distribution::Distribution;
 pub use error_rate::ErrorRate;
 pub use latency::{Latency, Percentile};
+pub use must_fail::MustFail;
 pub use planned::{Planned, Sse};
 pub use probe::{ProbeCheck, Verify};
 pub use rate_limit::{RATE_LIMIT_HEADERS, RATE_LIMITED_CODE, RateLimit};
@@ -99,6 +101,8 @@ pub enum CheckSpec {
     Websocket(Websocket),
     /// SSE events exactly once, in order, across a failover (not built yet).
     Sse(Sse),
+    /// The wrapped check must fail: shows that a gate catches the regression it guards.
+    MustFail(MustFail),
 }
 
 impl CheckSpec {
@@ -117,6 +121,7 @@ impl CheckSpec {
             CheckSpec::BackendRequests(c) => c,
             CheckSpec::Websocket(c) => c,
             CheckSpec::Sse(c) => c,
+            CheckSpec::MustFail(c) => c,
         }
     }
 
@@ -124,6 +129,7 @@ impl CheckSpec {
     pub fn planned(&self) -> Option<&dyn Planned> {
         match self {
             CheckSpec::Sse(c) => Some(c),
+            CheckSpec::MustFail(c) => c.check.planned(),
             _ => None,
         }
     }
@@ -143,6 +149,7 @@ impl CheckSpec {
             CheckSpec::BackendRequests(_) => "backend_requests",
             CheckSpec::Websocket(_) => "websocket",
             CheckSpec::Sse(_) => "sse",
+            CheckSpec::MustFail(_) => "must_fail",
         }
     }
 
@@ -157,6 +164,7 @@ impl CheckSpec {
             CheckSpec::RateLimit(c) => (c.phase.as_deref(), c.window.as_ref()),
             CheckSpec::Websocket(c) => (Some(c.phase.as_str()), None),
             CheckSpec::Sse(c) => (Some(c.phase.as_str()), None),
+            CheckSpec::MustFail(c) => c.check.scope(),
             CheckSpec::Probe(_)
             | CheckSpec::Breaker(_)
             | CheckSpec::Tls(_)
@@ -173,12 +181,16 @@ impl CheckSpec {
             CheckSpec::StatusShare(c) => c.window.as_mut(),
             CheckSpec::Latency(c) => c.window.as_mut(),
             CheckSpec::RateLimit(c) => c.window.as_mut(),
+            CheckSpec::MustFail(c) => c.check.window_mut(),
             _ => None,
         }
     }
 
     /// A label for tables and JUnit: kind, optional name, scope.
     pub fn label(&self) -> String {
+        if let CheckSpec::MustFail(c) = self {
+            return format!("must_fail {}", c.check.label());
+        }
         let name = match self {
             CheckSpec::Distribution(c) => c.name.as_deref(),
             CheckSpec::ErrorRate(c) => c.name.as_deref(),
@@ -192,6 +204,7 @@ impl CheckSpec {
             CheckSpec::BackendRequests(c) => c.name.as_deref().or(Some(c.path.as_str())),
             CheckSpec::Websocket(c) => c.name.as_deref(),
             CheckSpec::Sse(c) => c.name.as_deref(),
+            CheckSpec::MustFail(_) => None,
         };
         let mut label = self.kind().to_owned();
         if let Some(name) = name {

@@ -130,6 +130,7 @@ pub(super) fn check(
             .any(|p| p.name == name && p.raw.is_some())
     };
     match c {
+        CheckSpec::MustFail(m) => check(&m.check, suite, listeners, probes, ids),
         CheckSpec::Tls(t) => {
             tls_name(suite, &t.server_name, t.client_cert)?;
             listener(t.listener.as_ref(), listeners)?;

@@ -288,6 +288,12 @@ fn validate_check(
     probes: &HashSet<&str>,
     ids: &[String],
 ) -> Result<(), String> {
+    if let CheckSpec::MustFail(m) = c {
+        if matches!(*m.check, CheckSpec::MustFail(_)) {
+            return Err("must_fail wraps one check, not another must_fail".to_owned());
+        }
+        return validate_check(&m.check, suite, actions, probes, ids);
+    }
     if let Some(p) = c.planned() {
         return Err(format!(
             "`{}` checks need {}, which is not part of this build yet",
@@ -365,8 +371,11 @@ fn validate_check(
                     "p999 is not kept per second; over a window use p50, p90 or p99".to_owned(),
                 );
             }
-            (Some(_), None) if !baseline_of(phase) => {
-                return Err("max_ratio needs `baseline: true` on the phase".to_owned());
+            (Some(_), None) if !baseline_of(l.baseline_phase.as_deref().or(phase)) => {
+                return Err(
+                    "max_ratio needs `baseline: true` on the phase (or on `baseline_phase`)"
+                        .to_owned(),
+                );
             }
             _ => {}
         },

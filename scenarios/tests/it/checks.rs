@@ -66,6 +66,8 @@ expect:
   - probe: { probe: should-fail-status, status: 200 }
   - probe: { probe: should-pass-streamed, max_first_byte_ratio: 0.5 }
   - probe: { probe: should-fail-buffered, max_first_byte_ratio: 0.5 }
+  - must_fail: { latency: { name: should-pass, phase: slow, baseline_phase: ok, percentile: p50, max_ratio: 5.0, floor: 1ms } }
+  - must_fail: { latency: { name: should-fail, phase: slow, baseline_phase: ok, percentile: p50, max_ratio: 1000.0, floor: 1ms } }
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,6 +103,7 @@ async fn each_check_kind_passes_when_true_and_fails_when_false() {
         "latency",
         "throughput",
         "probe",
+        "must_fail",
     ]
     .into();
     assert_eq!(kinds_passing, all, "every kind shown passing");
