@@ -173,7 +173,7 @@ async fn a_killed_backend_fails_over_and_every_id_arrives_once_in_order() {
     let mut seen = Vec::new();
     let mut backends = Vec::new();
     let mut killed = None;
-    let mut mocks = vec![Some(b0), Some(b1)];
+    let mut mocks = [Some(b0), Some(b1)];
     while let Some(e) = within("next event", stream.next()).await {
         let d = data(&e.expect("no error reaches the client"));
         seen.push(d["seq"].as_u64().unwrap());
@@ -224,10 +224,10 @@ async fn a_failover_that_finds_no_backend_ends_cleanly_with_a_retry_hint() {
     let ended = within("the stream ends", async {
         while let Some(chunk) = body.next().await {
             text.extend_from_slice(&chunk?);
-            if text.windows(5).any(|w| w == b"id: 3") {
-                if let Some(m) = mock.take() {
-                    m.shutdown().await;
-                }
+            if text.windows(5).any(|w| w == b"id: 3")
+                && let Some(m) = mock.take()
+            {
+                m.shutdown().await;
             }
         }
         Ok::<_, reqwest::Error>(())
