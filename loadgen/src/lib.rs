@@ -31,7 +31,7 @@ mod stats;
 pub use csv::SERIES_COLUMNS;
 pub use engine::{RunOptions, run};
 pub use plan::SpecError;
-pub use report::{LatencySummary, Mode, Report, SCHEMA_VERSION, SecondSample, Totals};
+pub use report::{LatencySummary, Mode, Report, SCHEMA_VERSION, SecondSample, SseIds, Totals};
 pub use spec::{
     KeySpec, LoadSpec, Protocol, RequestTemplate, Stage, TlsSpec, duration_str, opt_duration,
 };

@@ -131,6 +131,7 @@ pub(crate) struct Totals {
     pub(crate) max_lag: Duration,
     pub(crate) bytes: u64,
     pub(crate) connections: u64,
+    pub(crate) sse_ids: crate::report::SseIds,
 }
 
 impl Totals {
@@ -147,6 +148,7 @@ impl Totals {
             max_lag: Duration::ZERO,
             bytes: 0,
             connections: 0,
+            sse_ids: crate::report::SseIds::default(),
         }
     }
 
@@ -169,6 +171,7 @@ impl Totals {
         self.max_lag = self.max_lag.max(other.max_lag);
         self.bytes += other.bytes;
         self.connections += other.connections;
+        self.sse_ids.add(&other.sse_ids);
     }
 
     /// Status counts that are non-zero.
@@ -298,6 +301,11 @@ impl Recorder {
         if let Some(g) = group {
             bump_group(&mut b.groups, g);
         }
+    }
+
+    /// One SSE stream's id counts, when it ends.
+    pub(crate) fn sse_stream(&mut self, ids: &crate::report::SseIds) {
+        self.totals.sse_ids.add(ids);
     }
 
     /// Inter-arrival gap between two SSE events on one stream.

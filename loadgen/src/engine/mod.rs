@@ -167,6 +167,7 @@ fn build_report(
         latency: LatencySummary::from_histogram(&all.hist),
         inter_arrival: (plan.protocol == Protocol::Sse)
             .then(|| LatencySummary::from_histogram(&all.gaps)),
+        sse_ids: (plan.protocol == Protocol::Sse).then(|| all.sse_ids.clone()),
         status,
         errors: all.error_counts().collect(),
         group_by_header: spec.group_by_header.clone(),

@@ -1,9 +1,9 @@
 //! Checks: what a suite expects. One small trait, one file per kind, side by side.
 //!
 //! Each kind is a variant of [`CheckSpec`] (the YAML key, e.g. `- error_rate: { max: 0.01 }`)
-//! and implements [`Check`]. The kinds for later features (WS echo, SSE exactly-once) are
-//! already variants with their fields (`planned.rs`); validation refuses them, naming the
-//! feature they wait for, until it lands.
+//! and implements [`Check`]. The kinds for later features (WS echo) are already variants with
+//! their fields (`planned.rs`); validation refuses them, naming the feature they wait for,
+//! until it lands.
 
 mod backend_requests;
 mod breaker;
@@ -14,6 +14,7 @@ mod planned;
 mod probe;
 mod rate_limit;
 mod scope;
+mod sse;
 mod status_share;
 mod throughput;
 mod tls;
@@ -23,7 +24,8 @@ pub use breaker::Breaker;
 pub use distribution::Distribution;
 pub use error_rate::ErrorRate;
 pub use latency::{Latency, Percentile};
-pub use planned::{Planned, Sse, Websocket};
+pub use planned::{Planned, Websocket};
+pub use sse::Sse;
 pub use probe::{ProbeCheck, Verify};
 pub use rate_limit::{RATE_LIMIT_HEADERS, RATE_LIMITED_CODE, RateLimit};
 pub use scope::{Aggregate, Window, aggregate, seconds_in};
@@ -95,7 +97,7 @@ pub enum CheckSpec {
     BackendRequests(BackendRequests),
     /// WebSocket echo count and close codes (not built yet).
     Websocket(Websocket),
-    /// SSE events exactly once, in order, across a failover (not built yet).
+    /// SSE events exactly once, in order, across a failover.
     Sse(Sse),
 }
 
@@ -122,7 +124,6 @@ impl CheckSpec {
     pub fn planned(&self) -> Option<&dyn Planned> {
         match self {
             CheckSpec::Websocket(c) => Some(c),
-            CheckSpec::Sse(c) => Some(c),
             _ => None,
         }
     }

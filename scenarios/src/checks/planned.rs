@@ -1,4 +1,4 @@
-//! Check kinds designed now for features that are not built yet: WebSocket and SSE. They parse, so suites can be written against the final format, but
+//! Check kinds designed now for features that are not built yet: WebSocket. They parse, so suites can be written against the final format, but
 //! validation refuses them with the feature they wait for; evaluating one always fails.
 //!
 //! When the feature lands, its check moves to its own file with a real `evaluate`, and the
@@ -55,30 +55,6 @@ impl Planned for Websocket {
     }
 }
 
-/// `sse`: on a `protocol: sse` phase, every event id arrives exactly once and in order, also
-/// across the failover that timeline action `across` causes (resumed with `Last-Event-ID`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sse {
-    /// Optional name shown in reports.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The `protocol: sse` phase.
-    pub phase: String,
-    /// Timeline action the streams must survive (e.g. killing the backend serving them).
-    #[serde(default)]
-    pub across: Option<String>,
-    /// Smallest number of events each stream must receive.
-    #[serde(default)]
-    pub min_events: u64,
-}
-
-impl Planned for Sse {
-    fn waits_for(&self) -> &'static str {
-        "SSE proxying with failover (WebSocket/SSE issue)"
-    }
-}
-
 macro_rules! planned_check {
     ($($kind:ty),*) => {$(
         impl Check for $kind {
@@ -89,4 +65,4 @@ macro_rules! planned_check {
     )*};
 }
 
-planned_check!(Websocket, Sse);
+planned_check!(Websocket);

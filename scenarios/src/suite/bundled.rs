@@ -1,7 +1,7 @@
 //! The suites shipped in `scenarios/suites/`, embedded so the binary runs from any directory.
 
 /// `(name, YAML)` of every bundled suite, in run order.
-pub const BUNDLED: [(&str, &str); 11] = [
+pub const BUNDLED: [(&str, &str); 12] = [
     ("basic", include_str!("../../suites/basic.yaml")),
     ("round-robin", include_str!("../../suites/round-robin.yaml")),
     (
@@ -21,6 +21,7 @@ pub const BUNDLED: [(&str, &str); 11] = [
         "request-validation",
         include_str!("../../suites/request-validation.yaml"),
     ),
+    ("sse", include_str!("../../suites/sse.yaml")),
     ("performance", include_str!("../../suites/performance.yaml")),
 ];
 

@@ -114,10 +114,6 @@ fn checks_for_later_features_parse_and_are_refused_naming_the_feature() {
             "websocket: { phase: main, min_echo_share: 1.0, close_codes: [1000] }",
             "WebSocket proxying",
         ),
-        (
-            "sse: { phase: main, across: kill, min_events: 10 }",
-            "SSE proxying",
-        ),
     ];
     for (check, feature) in cases {
         let kind = &check[..check.find(':').expect("kind")];
