@@ -382,7 +382,10 @@ fn validate_check(
                 .iter()
                 .any(|x| x.name == c.phase && x.protocol == loadgen::Protocol::Sse);
             if !sse {
-                return Err(format!("phase: `{}` is not a `protocol: sse` phase", c.phase));
+                return Err(format!(
+                    "phase: `{}` is not a `protocol: sse` phase",
+                    c.phase
+                ));
             }
         }
         CheckSpec::Throughput(t) => match (t.min_ratio, t.min) {
