@@ -36,7 +36,7 @@ pub use hist::{HistogramError, decode as decode_histogram};
 pub use plan::SpecError;
 pub use report::{
     HISTOGRAM_ENCODING, HISTOGRAM_UNIT, Histograms, LAG_WARN_FRACTION, LatencySummary, Mode,
-    Report, SCHEMA_VERSION, SecondHistograms, SecondSample, Totals,
+    Report, SCHEMA_VERSION, SecondHistograms, SecondSample, SseIds, Totals,
 };
 pub use spec::{
     KeySpec, LoadSpec, Protocol, RequestTemplate, Stage, TlsSpec, duration_str, opt_duration,

@@ -60,6 +60,9 @@ pub struct Report {
     pub send_lag: LatencySummary,
     /// The full histograms behind `latency`, `send_lag` and `inter_arrival`, lossless.
     pub histograms: Histograms,
+    /// SSE only: what the numeric event ids of each stream showed (lost, repeated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_ids: Option<SseIds>,
     /// Responses per HTTP status code.
     pub status: BTreeMap<u16, u64>,
     /// Failed requests per error kind.
@@ -70,6 +73,36 @@ pub struct Report {
     pub groups: BTreeMap<String, u64>,
     /// One entry per second of the run, second 0 first, no gaps.
     pub series: Vec<SecondSample>,
+}
+
+/// SSE event ids, checked per stream: each numeric id should be the previous one plus one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SseIds {
+    /// Streams that got a `2xx` event stream.
+    pub streams: u64,
+    /// Ids skipped on a stream (an id more than one past the previous: the gap's size).
+    pub lost: u64,
+    /// Ids not above the previous one on their stream (repeated or out of order).
+    pub repeated: u64,
+    /// Fewest events any stream received.
+    pub min_events: u64,
+}
+
+impl SseIds {
+    /// Adds one stream's counts.
+    pub(crate) fn add(&mut self, other: &SseIds) {
+        self.min_events = if self.streams == 0 {
+            other.min_events
+        } else if other.streams == 0 {
+            self.min_events
+        } else {
+            self.min_events.min(other.min_events)
+        };
+        self.streams += other.streams;
+        self.lost += other.lost;
+        self.repeated += other.repeated;
+    }
 }
 
 /// Counters over the whole run.

@@ -145,6 +145,7 @@ pub(crate) struct Totals {
     pub(crate) saturated: u64,
     /// Scheduled requests never sent (cancelled).
     pub(crate) unsent: u64,
+    pub(crate) sse_ids: crate::report::SseIds,
 }
 
 impl Totals {
@@ -164,6 +165,7 @@ impl Totals {
             connections: 0,
             saturated: 0,
             unsent: 0,
+            sse_ids: crate::report::SseIds::default(),
         }
     }
 
@@ -189,6 +191,7 @@ impl Totals {
         self.connections += other.connections;
         self.saturated += other.saturated;
         self.unsent += other.unsent;
+        self.sse_ids.add(&other.sse_ids);
     }
 
     /// Status counts that are non-zero.
@@ -328,6 +331,11 @@ impl Recorder {
         if let Some(g) = group {
             bump_group(&mut b.groups, g);
         }
+    }
+
+    /// One SSE stream's id counts, when it ends.
+    pub(crate) fn sse_stream(&mut self, ids: &crate::report::SseIds) {
+        self.totals.sse_ids.add(ids);
     }
 
     /// Inter-arrival gap between two SSE events on one stream.

@@ -110,6 +110,7 @@ mod tests {
             methods: None,
             max_body_bytes: None,
             websocket: None,
+            sse_failover: None,
         }
     }
 

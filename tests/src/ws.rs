@@ -87,6 +87,8 @@ async fn serve(
     heads: Arc<std::sync::Mutex<Vec<(String, String)>>>,
 ) {
     let mut path = String::new();
+    // tungstenite's callback signature fixes the error type.
+    #[allow(clippy::result_large_err)]
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         path = req.uri().path().to_owned();
         *heads.lock().unwrap() = req

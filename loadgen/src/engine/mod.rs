@@ -181,6 +181,7 @@ pub(crate) fn build_report(
             send_lag: encode(&all.lag),
             inter_arrival: (plan.protocol == Protocol::Sse).then(|| encode(&all.gaps)),
         },
+        sse_ids: (plan.protocol == Protocol::Sse).then(|| all.sse_ids.clone()),
         status,
         errors: all.error_counts().collect(),
         group_by_header: spec.group_by_header.clone(),

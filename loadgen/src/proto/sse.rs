@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::classify;
 use super::conn::connect;
 use crate::plan::Plan;
+use crate::report::SseIds;
 use crate::stats::{ErrorKind, Recorder};
 
 /// Extracts `"sent_unix_us": N` from event data without a full JSON parse.
@@ -68,6 +69,46 @@ pub(crate) async fn hold(
     }
     let group = rec.group_of(res.headers());
     let mut events = BodyDataStream::new(res.into_body()).eventsource();
+    let mut ids = IdTrack::default();
+    let result = read(&mut events, rec, &mut ids, group, deadline, cancel).await;
+    rec.sse_stream(&ids.counts);
+    result
+}
+
+/// Checks a stream's numeric ids: each one the previous plus one.
+#[derive(Debug, Default)]
+struct IdTrack {
+    prev: Option<u64>,
+    counts: SseIds,
+}
+
+impl IdTrack {
+    fn event(&mut self, id: &str) {
+        self.counts.min_events += 1;
+        let Ok(id) = id.trim().parse::<u64>() else {
+            return;
+        };
+        match self.prev {
+            Some(p) if id <= p => self.counts.repeated += 1,
+            Some(p) => self.counts.lost += id - p - 1,
+            None => {}
+        }
+        self.prev = Some(self.prev.map_or(id, |p| p.max(id)));
+    }
+}
+
+async fn read<S>(
+    events: &mut eventsource_stream::EventStream<S>,
+    rec: &mut Recorder,
+    ids: &mut IdTrack,
+    group: Option<HeaderValue>,
+    deadline: Instant,
+    cancel: &CancellationToken,
+) -> Result<(), ErrorKind>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, hyper::Error>> + Unpin,
+{
+    ids.counts.streams = 1;
     let mut last: Option<Instant> = None;
     loop {
         let event = tokio::select! {
@@ -78,6 +119,7 @@ pub(crate) async fn hold(
         let now = Instant::now();
         match event {
             Some(Ok(ev)) => {
+                ids.event(&ev.id);
                 if let Some(prev) = last {
                     rec.gap(now - prev);
                 }
@@ -101,7 +143,18 @@ pub(crate) async fn hold(
 
 #[cfg(test)]
 mod tests {
-    use super::sent_unix_us;
+    use super::{IdTrack, sent_unix_us};
+
+    #[test]
+    fn ids_count_losses_and_repeats() {
+        let mut t = IdTrack::default();
+        for id in ["1", "2", "5", "5", "3", "6", "x"] {
+            t.event(id);
+        }
+        assert_eq!(t.counts.lost, 2, "3 and 4 skipped after 2");
+        assert_eq!(t.counts.repeated, 2, "5 again, then 3");
+        assert_eq!(t.counts.min_events, 7);
+    }
 
     #[test]
     fn finds_the_timestamp() {

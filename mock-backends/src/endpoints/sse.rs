@@ -1,7 +1,8 @@
 //! `/sse`: numbered events; a reconnect with `Last-Event-ID: n` continues at `n + 1`.
 //!
 //! Query parameters: `interval` (e.g. `100ms`, at most 5 min), `count` (id of the last event;
-//! endless when unset) and `last_event_id` (same as the header). Each event's data is JSON
+//! endless when unset), `last_event_id` (same as the header) and `heartbeat` (e.g. `200ms`: a
+//! `: heartbeat` comment each time that long passes without an event; none when unset). Each event's data is JSON
 //! `{"seq": n, "sent_unix_us": ..., "backend": "b0"}`.
 //!
 //! A `Last-Event-ID` that is not a whole number from 0 to `u64::MAX` is a 400. Ids never wrap:
@@ -47,24 +48,41 @@ pub(crate) fn stream(
             return body::error(StatusCode::BAD_REQUEST, "count must be a whole number");
         }
     };
+    let heartbeat = match query_param(query, "heartbeat").map(duration::parse) {
+        None => None,
+        Some(Ok(beat)) if !beat.is_zero() && beat <= MAX_INTERVAL => Some(beat),
+        Some(Ok(_)) => {
+            return body::error(
+                StatusCode::BAD_REQUEST,
+                format!("heartbeat must be above zero and at most {MAX_INTERVAL:?}"),
+            );
+        }
+        Some(Err(message)) => return body::error(StatusCode::BAD_REQUEST, message),
+    };
     let first = match parse_last_event_id(&request) {
         // Resuming after `u64::MAX`: no id is left, the stream is empty.
         Ok(last) => last.map_or(Some(1), |last| last.checked_add(1)),
         Err(message) => return body::error(StatusCode::BAD_REQUEST, message),
     };
     let backend = id.to_owned();
-    // State: the next id to send, `None` once the ids are used up.
-    let events = futures_util::stream::unfold(first, move |next| {
+    // State: the next id to send (`None` once the ids are used up) and when it is due.
+    let start = (first, tokio::time::Instant::now());
+    let events = futures_util::stream::unfold(start, move |(next, due)| {
         let backend = backend.clone();
         async move {
             let seq = next?;
             if count.is_some_and(|last| seq > last) {
                 return None;
             }
-            if Some(seq) != first {
-                tokio::time::sleep(interval).await;
+            if let Some(beat) = heartbeat
+                && tokio::time::Instant::now() + beat < due
+            {
+                tokio::time::sleep(beat).await;
+                return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), (next, due)));
             }
-            Some((Ok(event(seq, &backend)), seq.checked_add(1)))
+            tokio::time::sleep_until(due).await;
+            let after = (seq.checked_add(1), tokio::time::Instant::now() + interval);
+            Some((Ok(event(seq, &backend)), after))
         }
     });
     let mut response = Response::new(body::stream(events));

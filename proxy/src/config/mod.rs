@@ -13,6 +13,7 @@ mod model;
 mod outcomes;
 mod raw;
 mod retry;
+mod sse;
 mod streams;
 mod tls;
 mod units;
@@ -28,6 +29,7 @@ pub use model::*;
 pub use outcomes::{OutcomeItem, OutcomeSet};
 pub use raw::*;
 pub use retry::{BudgetConfig, RawBackoff, RawBudget, RawRetries, RetryConfig};
+pub use sse::{RawSseFailover, SseFailoverConfig};
 pub use streams::{RawWebsocket, RawWebsocketSettings, WebsocketConfig};
 pub use tls::{
     Http2Config, ListenerTls, RawCertificate, RawClientCert, RawHttp2, RawListenerTls,

@@ -187,6 +187,8 @@ pub struct RouteConfig {
     pub max_body_bytes: Option<u64>,
     /// WebSocket settings; `None` when upgrades are off on the route.
     pub websocket: Option<std::sync::Arc<super::WebsocketConfig>>,
+    /// SSE failover; `None` when off on the route.
+    pub sse_failover: Option<std::sync::Arc<super::SseFailoverConfig>>,
 }
 
 /// How a route matches the request host.

@@ -289,6 +289,9 @@ pub struct RawRoute {
     /// WebSocket upgrades: on (default), off, or their settings.
     #[serde(default)]
     pub websocket: super::streams::RawWebsocket,
+    /// Resume a broken Server-Sent Events stream on another backend (off when absent).
+    #[serde(default)]
+    pub sse_failover: Option<super::sse::RawSseFailover>,
 }
 
 /// Host and path conditions of a route.

@@ -339,6 +339,7 @@ fn route(
         methods: super::validation::methods(&path, r.methods.as_deref(), issues),
         max_body_bytes: super::validation::body_limit(r.max_body_bytes),
         websocket: super::streams::websocket(&path, &r.websocket, issues),
+        sse_failover: super::sse::sse_failover(&path, r.sse_failover.as_ref(), issues),
     })
 }
 

@@ -193,6 +193,14 @@ pub(crate) async fn handle(
         Some(q) => format!("{path}?{q}"),
         None => path,
     };
+    let resume = crate::upgrade::sse::Resume::capture(
+        route,
+        &parts,
+        &path_and_query,
+        &client_side,
+        peer_subject.as_ref(),
+        (conn.listener, conn.worker, &request_id),
+    );
     let out = Outgoing {
         parts,
         // A WebSocket handshake has no body (RFC 6455 §4.1); hyper keeps an upgrade request's
@@ -325,6 +333,23 @@ pub(crate) async fn handle(
         return Ok(Response::from_parts(
             parts,
             Tracked::new(empty, record).boxed_unsync(),
+        ));
+    }
+    let sse = parts.status.is_success() && crate::upgrade::sse::is_event_stream(&parts.headers);
+    if let Some(backend) = record.backend.as_ref().filter(|_| sse) {
+        let start = crate::upgrade::sse::Start {
+            rt: Arc::clone(&rt),
+            route: route.name.clone(),
+            failover: route.sse_failover.clone(),
+            backend: Arc::clone(backend.backend()),
+            resume,
+            metrics: Arc::clone(&shared.metrics),
+            draining: shared.streams.draining(),
+        };
+        let body = crate::upgrade::sse::relay(body, start);
+        return Ok(Response::from_parts(
+            parts,
+            Tracked::new(body, record).boxed_unsync(),
         ));
     }
     let body = Tracked::new(IdleTimeout::new(body, upstream.timeouts.idle), record).boxed_unsync();

@@ -2,6 +2,7 @@
 //! event by event with failover, and the registry that keeps both alive across reloads and
 //! ends them cleanly on shutdown.
 
+pub mod sse;
 pub mod streams;
 pub mod websocket;
 

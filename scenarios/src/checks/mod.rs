@@ -1,9 +1,9 @@
 //! Checks: what a suite expects. One small trait, one file per kind, side by side.
 //!
 //! Each kind is a variant of [`CheckSpec`] (the YAML key, e.g. `- error_rate: { max: 0.01 }`)
-//! and implements [`Check`]. The kinds for later features (WS echo, SSE exactly-once) are
-//! already variants with their fields (`planned.rs`); validation refuses them, naming the
-//! feature they wait for, until it lands.
+//! and implements [`Check`]. The kinds for later features (WS echo) are already variants with
+//! their fields (`planned.rs`); validation refuses them, naming the feature they wait for,
+//! until it lands.
 
 mod backend_requests;
 mod breaker;
@@ -15,6 +15,7 @@ mod planned;
 mod probe;
 mod rate_limit;
 mod scope;
+mod sse;
 mod status_share;
 mod throughput;
 mod tls;
@@ -26,10 +27,11 @@ pub use distribution::Distribution;
 pub use error_rate::ErrorRate;
 pub use latency::{Latency, Percentile};
 pub use must_fail::MustFail;
-pub use planned::{Planned, Sse};
+pub use planned::Planned;
 pub use probe::{ProbeCheck, Verify};
 pub use rate_limit::{RATE_LIMIT_HEADERS, RATE_LIMITED_CODE, RateLimit};
 pub use scope::{Aggregate, Window, aggregate, seconds_in};
+pub use sse::Sse;
 pub use status_share::StatusShare;
 pub use throughput::Throughput;
 pub use tls::Tls;
@@ -99,7 +101,7 @@ pub enum CheckSpec {
     BackendRequests(BackendRequests),
     /// WebSocket echo count and close codes (not built yet).
     Websocket(Websocket),
-    /// SSE events exactly once, in order, across a failover (not built yet).
+    /// SSE events exactly once, in order, across a failover.
     Sse(Sse),
     /// The wrapped check must fail: shows that a gate catches the regression it guards.
     MustFail(MustFail),
@@ -128,7 +130,6 @@ impl CheckSpec {
     /// For a kind whose feature is not built yet: what it waits for.
     pub fn planned(&self) -> Option<&dyn Planned> {
         match self {
-            CheckSpec::Sse(c) => Some(c),
             CheckSpec::MustFail(c) => c.check.planned(),
             _ => None,
         }

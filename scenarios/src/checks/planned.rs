@@ -1,60 +1,13 @@
-//! Check kinds designed now for features that are not built yet: SSE. They parse, so suites can be written against the final format, but
-//! validation refuses them with the feature they wait for; evaluating one always fails.
+//! Check kinds designed before the feature they check is built. Such a kind parses, so suites
+//! can be written against the final format, but validation refuses it with the feature it
+//! waits for (`Planned::waits_for`), and evaluating it always fails.
 //!
-//! When the feature lands, its check moves to its own file with a real `evaluate`, and the
-//! refusal in [`Planned::waits_for`] goes away.
-
-use serde::{Deserialize, Serialize};
-
-use super::{Check, Outcome};
-use crate::data::RunData;
+//! None is planned in this build: `websocket` and `sse` became real checks when the proxy
+//! learned WebSockets and SSE. When a feature is designed ahead again, its check kind
+//! implements this trait and `CheckSpec::planned` names it.
 
 /// A check kind whose feature is not part of this build.
 pub trait Planned {
-    /// The feature (and issue) the check waits for, e.g. `WebSocket proxying (WebSocket/SSE issue)`.
+    /// The feature (and issue) the check waits for, e.g. `HTTP/3 (the QUIC issue)`.
     fn waits_for(&self) -> &'static str;
 }
-
-/// Every planned kind fails if it is ever evaluated (validation refuses it before a run).
-fn not_built(what: &dyn Planned) -> Outcome {
-    Outcome::missing(
-        "",
-        format!("not part of this build: needs {}", what.waits_for()),
-    )
-}
-
-/// `sse`: on a `protocol: sse` phase, every event id arrives exactly once and in order, also
-/// across the failover that timeline action `across` causes (resumed with `Last-Event-ID`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sse {
-    /// Optional name shown in reports.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The `protocol: sse` phase.
-    pub phase: String,
-    /// Timeline action the streams must survive (e.g. killing the backend serving them).
-    #[serde(default)]
-    pub across: Option<String>,
-    /// Smallest number of events each stream must receive.
-    #[serde(default)]
-    pub min_events: u64,
-}
-
-impl Planned for Sse {
-    fn waits_for(&self) -> &'static str {
-        "SSE proxying with failover (WebSocket/SSE issue)"
-    }
-}
-
-macro_rules! planned_check {
-    ($($kind:ty),*) => {$(
-        impl Check for $kind {
-            fn evaluate(&self, _run: &RunData) -> Outcome {
-                not_built(self)
-            }
-        }
-    )*};
-}
-
-planned_check!(Sse);

@@ -1,7 +1,7 @@
 //! The suites shipped in `scenarios/suites/`, embedded so the binary runs from any directory.
 
 /// `(name, YAML)` of every bundled suite, in run order.
-pub const BUNDLED: [(&str, &str); 13] = [
+pub const BUNDLED: [(&str, &str); 14] = [
     ("basic", include_str!("../../suites/basic.yaml")),
     ("round-robin", include_str!("../../suites/round-robin.yaml")),
     (
@@ -22,6 +22,7 @@ pub const BUNDLED: [(&str, &str); 13] = [
         include_str!("../../suites/request-validation.yaml"),
     ),
     ("websocket", include_str!("../../suites/websocket.yaml")),
+    ("sse", include_str!("../../suites/sse.yaml")),
     ("chaos", include_str!("../../suites/chaos.yaml")),
     ("performance", include_str!("../../suites/performance.yaml")),
 ];

@@ -379,6 +379,24 @@ fn validate_check(
             }
             _ => {}
         },
+        CheckSpec::Sse(c) => {
+            if let Some(a) = &c.across
+                && !actions.contains(a)
+            {
+                return Err(format!("across: no timeline action `{a}`"));
+            }
+            let sse = suite
+                .load
+                .phases
+                .iter()
+                .any(|x| x.name == c.phase && x.protocol == loadgen::Protocol::Sse);
+            if !sse {
+                return Err(format!(
+                    "phase: `{}` is not a `protocol: sse` phase",
+                    c.phase
+                ));
+            }
+        }
         CheckSpec::Throughput(t) => match (t.min_ratio, t.min) {
             (Some(_), Some(_)) | (None, None) => {
                 return Err("set exactly one of `min_ratio` or `min`".to_owned());

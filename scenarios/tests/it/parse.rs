@@ -131,16 +131,10 @@ fn fixed_ports_and_unknown_backends_are_refused() {
 
 #[test]
 fn checks_for_later_features_parse_and_are_refused_naming_the_feature() {
-    let cases = [
-        (
-            "websocket: { phase: main, min_echo_share: 1.0, close_codes: [1000] }",
-            "WebSocket proxying",
-        ),
-        (
-            "sse: { phase: main, across: kill, min_events: 10 }",
-            "SSE proxying",
-        ),
-    ];
+    let cases = [(
+        "websocket: { phase: main, min_echo_share: 1.0, close_codes: [1000] }",
+        "WebSocket proxying",
+    )];
     for (check, feature) in cases {
         let kind = &check[..check.find(':').expect("kind")];
         let e = broken("error_rate: { max: 0.5, window: { after: kill } }", check);

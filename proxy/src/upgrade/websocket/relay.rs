@@ -84,7 +84,7 @@ impl Side {
     }
 
     fn finished(&self) -> bool {
-        (self.eof || self.dead) && (self.shut || self.dead)
+        self.dead || (self.eof && self.shut)
     }
 }
 
