@@ -265,8 +265,10 @@ async fn silent_peers_are_pinged_and_an_unanswering_one_is_closed() {
     let mut ws = connect(&proxy, "/echo").await;
     let ping = timeout(DEADLINE, async {
         loop {
-            if let Some(Ok(Message::Ping(p))) = ws.next().await {
-                return p;
+            match ws.next().await {
+                Some(Ok(Message::Ping(p))) => return p,
+                Some(Ok(_)) => continue,
+                other => panic!("the connection ended before a ping: {other:?}"),
             }
         }
     })
@@ -286,10 +288,15 @@ async fn silent_peers_are_pinged_and_an_unanswering_one_is_closed() {
     ws.send(Message::text("still here")).await.unwrap();
     assert_eq!(next_message(&mut ws).await, Message::text("still here"));
 
-    // A client that reads nothing never answers: after the idle timeout both sides get 1001.
-    let mut quiet = connect(&proxy, "/echo").await;
+    ws.close(None).await.unwrap();
     let seen = timeout(DEADLINE, closes.recv()).await.unwrap().unwrap();
-    assert_eq!(seen.code, 1001);
+    assert_eq!((seen.path.as_str(), seen.code), ("/echo", 1005));
+
+    // A client that reads nothing never answers: after the idle timeout both sides get 1001
+    // (the backend first; the client reads only then, so it cannot answer a ping in time).
+    let mut quiet = connect(&proxy, "/quiet").await;
+    let seen = timeout(DEADLINE, closes.recv()).await.unwrap().unwrap();
+    assert_eq!((seen.path.as_str(), seen.code), ("/quiet", 1001));
     match next_message(&mut quiet).await {
         Message::Close(Some(f)) => {
             assert_eq!(u16::from(f.code), 1001);
