@@ -43,6 +43,11 @@ async fn open_rate_sends_what_was_asked() {
 /// Send-lag median bound: well under the ~0.5 ms median of a generator that sleeps on
 /// millisecond timers, and held on a busy 2-core machine (measured 3-9 µs at load average 6).
 const LAG_P50_BOUND: Duration = Duration::from_micros(250);
+/// The open-mode latency p50 may exceed the closed single-connection p50 by this much: the
+/// server thread shares two busy cores with the generator, so a wake-up costs a few hundred
+/// µs under load (460 µs seen once in a full workspace run); a millisecond-timer generator
+/// adds about 1 ms and still fails it.
+const LATENCY_P50_BOUND: Duration = Duration::from_micros(750);
 /// Send-lag p99 bound held on a busy 2-core CI machine (debug build, the server in the same
 /// process, the whole workspace's tests and other cargo builds alongside: 3-17 ms measured at
 /// load average 6, 42 ms at 10, where the OS leaves a woken thread waiting for a core). This
@@ -91,7 +96,7 @@ async fn open_sends_on_time_and_adds_little_to_the_closed_p50() {
         );
         let (p50, base) = (open.latency.p50_us, closed.latency.p50_us);
         assert!(
-            p50 <= base + us(LAG_P50_BOUND),
+            p50 <= base + us(LATENCY_P50_BOUND),
             "{rate}/s: open p50 {p50} us vs closed single-connection p50 {base} us"
         );
         let seconds_with_lag = open.series.iter().filter(|s| s.send_lag_max_us > 0).count();

@@ -24,7 +24,19 @@ pub fn spec_for(phase: &Phase, target: SocketAddr) -> LoadSpec {
         requests: phase.requests.clone(),
         group_by_header: Some(mock_backends::BACKEND_ID_HEADER.to_owned()),
         source_ips: phase.source_ips.clone(),
-        ..LoadSpec::new(format!("http://{target}{}", phase.path))
+        ..LoadSpec::new(format!(
+            "{}://{target}{}",
+            scheme(phase.protocol),
+            phase.path
+        ))
+    }
+}
+
+/// The URL scheme loadgen expects for a protocol (TLS swaps it for the secure one).
+fn scheme(protocol: loadgen::Protocol) -> &'static str {
+    match protocol {
+        loadgen::Protocol::Ws => "ws",
+        _ => "http",
     }
 }
 
@@ -44,7 +56,11 @@ fn secure(spec: &mut LoadSpec, phase: &Phase, files: &TlsFiles) -> Result<(), St
             ));
         }
     };
-    spec.url = spec.url.replacen("http://", "https://", 1);
+    spec.url = if spec.url.starts_with("ws://") {
+        spec.url.replacen("ws://", "wss://", 1)
+    } else {
+        spec.url.replacen("http://", "https://", 1)
+    };
     spec.tls = TlsSpec {
         ca_file: Some(files.ca_path()),
         server_name: Some(tls.server_name.clone()),

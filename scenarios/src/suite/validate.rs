@@ -397,6 +397,22 @@ fn validate_check(
                 ));
             }
         }
+        CheckSpec::Websocket(c) => {
+            let ws = suite
+                .load
+                .phases
+                .iter()
+                .any(|x| x.name == c.phase && x.protocol == loadgen::Protocol::Ws);
+            if !ws {
+                return Err(format!(
+                    "phase: `{}` is not a `protocol: ws` phase",
+                    c.phase
+                ));
+            }
+            if !(0.0..=1.0).contains(&c.min_echo_share) {
+                return Err("min_echo_share: must be from 0.0 to 1.0".to_owned());
+            }
+        }
         CheckSpec::Throughput(t) => match (t.min_ratio, t.min) {
             (Some(_), Some(_)) | (None, None) => {
                 return Err("set exactly one of `min_ratio` or `min`".to_owned());
