@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use loadgen::{LoadSpec, Mode, RunOptions};
 
-use crate::common::{counting_router, serve, stalling_server};
+use crate::common::{counting_router, instant_server, serve, stalling_server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_rate_sends_what_was_asked() {
@@ -60,7 +60,7 @@ fn us(d: Duration) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_sends_on_time_and_adds_little_to_the_closed_p50() {
-    let addr = serve(counting_router(Arc::default())).await;
+    let addr = instant_server().await;
     let url = format!("http://{addr}/");
     let closed = LoadSpec {
         max_requests: Some(3000),
@@ -72,9 +72,9 @@ async fn open_sends_on_time_and_adds_little_to_the_closed_p50() {
     eprintln!("CLOSED 1 connection\n{closed}");
     assert_eq!(closed.totals.responses, 3000);
     assert_eq!(closed.send_lag.count, 0, "closed mode has no schedule");
-    // 20,000/s is measured against nginx in release (loadgen/README.md): the in-process test
-    // server shares two busy cores and closes only 12-23k/s on one connection here.
-    for (rate, connections) in [(1000.0, 16), (5000.0, 32)] {
+    // The two rates. The server answers at once (no HTTP stack), so at 20,000/s the
+    // generator, not the server, is what the bounds measure.
+    for (rate, connections) in [(1000.0, 16), (20_000.0, 32)] {
         let open = LoadSpec {
             rate: Some(rate),
             duration: Some(Duration::from_secs(2)),
