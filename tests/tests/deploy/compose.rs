@@ -132,6 +132,14 @@ async fn the_proxy_config_passes_check_and_its_ports_and_backends_match_the_serv
     support::rampart_check(&repo().join(&source));
 
     let config = support::yaml(&source);
+    let facts = support::admin_facts(&config, &[]).await;
+    let (drain, keys) = support::drain_seconds(&facts.effective);
+    let grace = support::seconds(str_at(proxy, &["stop_grace_period"], "rampart"));
+    assert!(
+        grace > drain,
+        "stop_grace_period {grace}s must exceed {} = {drain}s",
+        keys.join(" + ")
+    );
     let (listeners, admin) = config_ports(&config);
     let mut want: Vec<u16> = listeners.clone();
     want.push(admin);

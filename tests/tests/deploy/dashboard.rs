@@ -71,10 +71,10 @@ fn grouping(expr: &str) -> Vec<String> {
             rest = &inner[close..];
         }
     }
-    if let Some(args) = expr.strip_prefix("label_values(") {
-        if let Some((_, label)) = args.trim_end_matches(')').split_once(',') {
-            out.push(label.trim().to_owned());
-        }
+    if let Some(args) = expr.strip_prefix("label_values(")
+        && let Some((_, label)) = args.trim_end_matches(')').split_once(',')
+    {
+        out.push(label.trim().to_owned());
     }
     out
 }
