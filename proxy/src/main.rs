@@ -6,11 +6,6 @@ use proxy::{Proxy, StartError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc instead of glibc malloc: idle keep-alive connections cost 13.6 KiB of RSS instead of
-/// 20.9 KiB, and freed memory goes back to the OS (`scripts/perf-compare --cases idle`).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Rampart reverse proxy.
 #[derive(Debug, Parser)]
 #[command(
