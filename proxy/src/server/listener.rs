@@ -66,8 +66,10 @@ pub(crate) async fn run(
         let accepted = tokio::select! {
             () = stop.cancelled() => break,
             accepted = listener.accept() => accepted,
+            // Reaped as they end: a finished task's slot holds its whole future's memory until
+            // the set lets go of it, so closed connections would keep RSS at its peak.
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
         };
-        while conns.try_join_next().is_some() {}
         let (stream, client) = match accepted {
             Ok(pair) => pair,
             Err(e) => {
@@ -210,7 +212,15 @@ where
         if let Some(s) = &subject {
             req.extensions_mut().insert(PeerSubject(Arc::clone(s)));
         }
-        handler::handle(req, info, Arc::clone(&shared), Arc::clone(&verdict))
+        // Boxed per request: hyper's HTTP/1 dispatcher allocates one slot of the service
+        // future's size per connection and keeps it while the connection idles, so an inline
+        // `handle` future (kilobytes) would stay resident on every idle keep-alive connection.
+        Box::pin(handler::handle(
+            req,
+            info,
+            Arc::clone(&shared),
+            Arc::clone(&verdict),
+        ))
     });
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(io), service)
