@@ -10,6 +10,9 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
+/// The accept queue asked of the kernel per worker socket (capped by `net.core.somaxconn`).
+const LISTEN_BACKLOG: i32 = 8192;
+
 /// Binds `count` sockets to `addr` with SO_REUSEPORT; port 0 is resolved by the first bind
 /// and reused by the rest.
 ///
@@ -34,7 +37,9 @@ pub(crate) fn bind_group(
         socket.set_nonblocking(true)?;
         socket.set_tcp_nodelay(true)?;
         socket.bind(&bound.into())?;
-        socket.listen(1024)?;
+        // A burst of connects (10,000 at once) overflows a short queue and each overflowing
+        // SYN waits 1 s, then 3 s, for its retransmit; the kernel caps this at somaxconn.
+        socket.listen(LISTEN_BACKLOG)?;
         let listener: std::net::TcpListener = socket.into();
         bound = listener.local_addr()?;
         sockets.push(listener);
