@@ -53,6 +53,7 @@ fn limiter(c: &mut Criterion) {
         burst: NonZeroU32::new(1_000).unwrap(),
         key: RateKey::ClientIp,
         max_keys: 100_000,
+        store: None,
     };
     let l = GcraLimiter::new(&config);
     let hot = Key::Ip(Ipv4Addr::new(192, 0, 2, 1).into());
