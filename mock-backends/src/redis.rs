@@ -21,8 +21,16 @@ pub struct RedisServer {
     child: Option<Child>,
 }
 
-/// Where `redis-server` is, if installed (`/usr/bin`, `/usr/local/bin` or `PATH`).
+/// Names the `redis-server` to use instead of looking for one (a missing path: none).
+pub const BINARY_ENV: &str = "RAMPART_REDIS_SERVER";
+
+/// Where `redis-server` is, if installed: [`BINARY_ENV`] when set, else `/usr/bin`,
+/// `/usr/local/bin` or `PATH`.
 pub fn binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(BINARY_ENV) {
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
+    }
     let fixed = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"];
     let on_path = std::env::var_os("PATH")
         .map(|p| {

@@ -31,7 +31,12 @@ fn urls_parse_with_defaults_auth_db_and_ipv6() {
     );
     let u = parse_url("redis://:secret@[::1]:7000/").unwrap();
     assert_eq!(
-        (u.host.as_str(), u.port, u.username, u.password.as_deref()),
+        (
+            u.host.as_str(),
+            u.port,
+            u.username.as_deref(),
+            u.password.as_deref()
+        ),
         ("::1", 7000, None, Some("secret"))
     );
     assert_eq!(u.to_string(), "redis://[::1]:7000/0");
