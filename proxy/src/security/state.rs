@@ -135,4 +135,27 @@ routes:
             &changed.access.conns[0]
         ));
     }
+
+    #[tokio::test]
+    async fn routes_on_one_redis_share_its_pool_across_reloads() {
+        let store = |n: u32| format!("{{ per_second: {n}, store: \"redis://127.0.0.1:1\" }}");
+        let first = Runtime::build(from_yaml_str(&yaml(&store(5))).unwrap(), 1, None);
+        assert_eq!(first.access.pools.len(), 1, "one server, one pool");
+        assert!(matches!(
+            first.access.limiters[0],
+            Some(super::RouteLimiter::Local(_))
+        ));
+        let Some(super::RouteLimiter::Shared(b)) = first.access.limiters[1].clone() else {
+            panic!("route b has a store");
+        };
+        let changed = Runtime::build(from_yaml_str(&yaml(&store(6))).unwrap(), 2, Some(&first));
+        let Some(super::RouteLimiter::Shared(b2)) = changed.access.limiters[1].clone() else {
+            panic!("route b has a store");
+        };
+        assert!(!Arc::ptr_eq(&b, &b2), "new limit, new limiter");
+        assert!(
+            Arc::ptr_eq(&b.pool(), &b2.pool()),
+            "same server, same connections"
+        );
+    }
 }

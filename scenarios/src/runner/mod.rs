@@ -202,7 +202,6 @@ async fn measure(
     data.backend_ids = topo.backend_ids();
     let proxy_addr = topo.proxy_addr();
     let targets = Targets::of(suite, &topo);
-    let instances = topo.instance_addrs();
     let baseline_id = suite
         .load
         .baseline_backend
@@ -216,7 +215,6 @@ async fn measure(
         suite,
         &topo,
         &targets,
-        &instances,
         baseline_addr,
         watch,
         &progress,
@@ -253,6 +251,8 @@ struct Targets {
     first: SocketAddr,
     listeners: HashMap<String, SocketAddr>,
     tls: Option<Arc<crate::tls::TlsFiles>>,
+    /// The first listener of every proxy instance (`split` phases).
+    instances: Vec<SocketAddr>,
 }
 
 impl Targets {
@@ -273,6 +273,7 @@ impl Targets {
                 .filter_map(|n| Some((n.clone(), topo.listener_addr(Some(&n))?)))
                 .collect(),
             tls: topo.tls(),
+            instances: topo.instance_addrs(),
         }
     }
 
@@ -288,7 +289,6 @@ async fn drive(
     suite: &crate::suite::Suite,
     topo: &Arc<Mutex<Topology>>,
     targets: &Targets,
-    instances: &[SocketAddr],
     baseline_addr: std::net::SocketAddr,
     watch: Option<breaker_watch::Target>,
     progress: &Progress,
@@ -350,7 +350,7 @@ async fn drive(
         let addr = targets.addr(phase.listener.as_ref());
         let tls = targets.tls.as_deref();
         let report = if phase.split {
-            load::run_split(phase, instances, tls).await
+            load::run_split(phase, &targets.instances, tls).await
         } else {
             with_live(progress, |live| {
                 run_phase(phase, addr, tls, Some(live), CancellationToken::new())
