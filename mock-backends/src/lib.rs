@@ -23,6 +23,7 @@ mod faults;
 mod fleet;
 mod latency;
 pub mod pattern;
+pub mod redis;
 mod server;
 mod service;
 mod state;

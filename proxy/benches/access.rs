@@ -1,16 +1,21 @@
 //! Access checks on the request path: an IP-filter lookup in a short and a 10,000-CIDR list,
-//! the XFF walk, and a rate-limit check (one hot key, and keys spread over 100,000).
+//! the XFF walk, and a rate-limit check (one hot key, and keys spread over 100,000; the hot key
+//! also through `RouteLimiter`, as the request path calls it).
 //!
 //! `cargo bench -p proxy --bench access -- --warm-up-time 1 --measurement-time 2`
 #![forbid(unsafe_code)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use proxy::config::{RateKey, RateLimitConfig, RatePeriod};
-use proxy::security::rate_limit::{GcraLimiter, Key, RateLimiter};
+use proxy::security::rate_limit::{GcraLimiter, Key, RateLimiter, RouteLimiter};
 use proxy::security::{IpSet, client_ip};
+use std::future::Future;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Waker};
 
 /// `n` pseudo-random /24s (a fixed LCG, so every run looks up the same list).
 fn cidrs(n: u32) -> Vec<ipnet::IpNet> {
@@ -53,6 +58,7 @@ fn limiter(c: &mut Criterion) {
         burst: NonZeroU32::new(1_000).unwrap(),
         key: RateKey::ClientIp,
         max_keys: 100_000,
+        store: None,
     };
     let l = GcraLimiter::new(&config);
     let hot = Key::Ip(Ipv4Addr::new(192, 0, 2, 1).into());
@@ -68,6 +74,17 @@ fn limiter(c: &mut Criterion) {
     });
     c.bench_function("rate_limit/check/header key", |b| {
         b.iter(|| black_box(l.check(Key::Header(b"0123456789abcdef0123456789abcdef"))))
+    });
+    // The request path goes through `RouteLimiter` (an enum; `check` is async for the Redis
+    // variant): the local variant's future is ready on its first poll, with no allocation.
+    let route = RouteLimiter::Local(Arc::new(GcraLimiter::new(&config)));
+    let metrics = proxy::observe::Metrics::new();
+    let mut cx = Context::from_waker(Waker::noop());
+    c.bench_function("rate_limit/route_limiter/local, one key", |b| {
+        b.iter(|| {
+            let fut = pin!(route.check(hot, &metrics));
+            black_box(fut.poll(&mut cx))
+        })
     });
 }
 

@@ -147,6 +147,7 @@ pub async fn run(opts: DemoOptions, cancel: CancellationToken) -> Result<Report,
         listener: None,
         tls: None,
         source_ips: Vec::new(),
+        split: false,
     };
     let topo = Arc::new(Mutex::new(topo));
     let faults = {

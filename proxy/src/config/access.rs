@@ -1,8 +1,11 @@
 //! Access control keys: `server.trusted_proxies`, `listeners[].ip_filter`,
 //! `listeners[].max_connections_per_ip`, `routes[].ip_filter` and `routes[].rate_limit`, as
-//! written and validated (IP lists are compiled into [`IpSet`]s here, once per load).
+//! written and validated (IP lists are compiled into [`IpSet`]s here, once per load). The
+//! rate limit's `store*` keys are in [`super::rate_store`].
 
 use super::error::Issues;
+use super::rate_store::{RawStore, StoreConfig};
+use super::units::Dur;
 use crate::security::{IpFilter, IpSet, OnDeny};
 use http::HeaderName;
 use ipnet::IpNet;
@@ -59,6 +62,21 @@ pub struct RawRateLimit {
     /// Most keys kept; when full, requests under keys not stored share one overflow key.
     #[serde(default = "max_keys_default")]
     pub max_keys: usize,
+    /// `redis://host:port[/db]`: buckets shared through Redis; in the process when absent.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// Longest wait for Redis before the local limiter decides (default `10ms`).
+    #[serde(default)]
+    pub store_timeout: Option<Dur>,
+    /// How long a failed store is left alone before one request tries it again (default `1s`).
+    #[serde(default)]
+    pub store_retry: Option<Dur>,
+    /// Prepended to every Redis key (default `rampart:rl:`).
+    #[serde(default)]
+    pub store_key_prefix: Option<String>,
+    /// TCP connections to Redis (default 2, pipelined).
+    #[serde(default)]
+    pub store_connections: Option<usize>,
 }
 
 /// What a route's rate limit counts requests under.
@@ -94,6 +112,8 @@ pub struct RateLimitConfig {
     pub key: RateKey,
     /// Most keys stored.
     pub max_keys: usize,
+    /// The shared store (Redis), if any; the local buckets above are then the fallback.
+    pub store: Option<StoreConfig>,
 }
 
 fn key_default() -> String {
@@ -218,12 +238,27 @@ pub(super) fn rate_limit(
             format!("must be between 1 and {MAX_KEYS_LIMIT} (default {MAX_KEYS_DEFAULT})"),
         );
     }
+    let store = super::rate_store::store(
+        path,
+        &RawStore {
+            url: raw.store.as_deref(),
+            timeout: raw.store_timeout,
+            retry: raw.store_retry,
+            key_prefix: raw.store_key_prefix.as_deref(),
+            connections: raw.store_connections,
+        },
+        issues,
+    );
+    if raw.store.is_some() && store.is_none() {
+        return None;
+    }
     Some(RateLimitConfig {
         rate,
         period,
         burst,
         key,
         max_keys: raw.max_keys.clamp(1, MAX_KEYS_LIMIT),
+        store,
     })
 }
 

@@ -68,6 +68,10 @@ pub struct Metrics {
     /// Requests or connections refused by an IP filter, by listener and route (`""` when the
     /// listener's filter refused it before any route was known).
     pub ip_denied: Family<IpDeniedLabels, Counter>,
+    /// Requests a route's rate-limit store did not decide (the local limiter did), by reason.
+    pub store_fallbacks: Family<StoreFallbackLabels, Counter>,
+    /// 1 while a route's rate-limit store answers, 0 while it is down (absent until asked).
+    pub store_up: Family<RouteLabels, Gauge>,
     /// The sampled log of rejections.
     pub reject_log: crate::security::RejectLog,
     /// WebSockets and SSE streams.
@@ -89,6 +93,16 @@ pub struct RetryLabels {
 pub struct ReasonLabels {
     /// Why: the JSON `code` of the answer (`ip_denied`, `rate_limited`, `bad_request`, ...) or
     /// a connection-level reason (`connection_limit`, `tls_handshake`, `header_timeout`).
+    pub reason: &'static str,
+}
+
+/// Labels of the rate-limit store fallback counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreFallbackLabels {
+    /// Route name.
+    pub route: String,
+    /// `timeout` (no answer within `store_timeout`, or too many in flight), `error` (refused,
+    /// lost or an error reply) or `down` (not asked: the store failed and its retry is not due).
     pub reason: &'static str,
 }
 
@@ -194,6 +208,18 @@ impl Metrics {
             "Requests or connections refused by an IP filter",
             ip_denied.clone(),
         );
+        let store_fallbacks = Family::<StoreFallbackLabels, Counter>::default();
+        registry.register(
+            "rate_limit_store_fallbacks",
+            "Requests the rate-limit store did not decide (the local limiter did), by reason",
+            store_fallbacks.clone(),
+        );
+        let store_up = Family::<RouteLabels, Gauge>::default();
+        registry.register(
+            "rate_limit_store_up",
+            "1 while the route's rate-limit store answers, 0 while it is down",
+            store_up.clone(),
+        );
         let streams = super::streams::StreamMetrics::default();
         streams.register(&mut registry);
         let backends = super::backends::BackendCollector::default();
@@ -212,6 +238,8 @@ impl Metrics {
             rejected,
             rate_limited,
             ip_denied,
+            store_fallbacks,
+            store_up,
             reject_log: crate::security::RejectLog::default(),
             streams,
             backends,

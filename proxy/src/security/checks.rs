@@ -69,7 +69,7 @@ pub fn check_listener(
 
 /// The route's filter (403 `ip_denied`), then its rate limit (429 `rate_limited`).
 #[allow(clippy::too_many_arguments)]
-pub fn check_route(
+pub async fn check_route(
     rt: &Runtime,
     listener: usize,
     index: usize,
@@ -92,7 +92,9 @@ pub fn check_route(
     if let Some(limit) = &route.rate_limit
         && let Some(Some(limiter)) = rt.access.limiters.get(index)
     {
-        let decision = limiter.check(key_for(&limit.key, client_ip, headers));
+        let decision = limiter
+            .check(key_for(&limit.key, client_ip, headers), metrics)
+            .await;
         if !decision.allowed {
             metrics
                 .rate_limited

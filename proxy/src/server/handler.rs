@@ -139,7 +139,9 @@ pub(crate) async fn handle(
         client_ip,
         req.headers(),
         &shared.metrics,
-    ) {
+    )
+    .await
+    {
         return Ok(finish(e.into_response(&request_id), record, id_header));
     }
 

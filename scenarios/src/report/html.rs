@@ -26,7 +26,9 @@ pub fn html(results: &[SuiteResult]) -> String {
 }
 
 fn suite_section(r: &SuiteResult) -> String {
-    let verdict = if r.passed() {
+    let verdict = if r.skipped.is_some() {
+        "<span>SKIPPED</span>"
+    } else if r.passed() {
         "<span class=\"pass\">PASS</span>"
     } else {
         "<span class=\"fail\">FAIL</span>"
@@ -38,6 +40,9 @@ fn suite_section(r: &SuiteResult) -> String {
     );
     if let Some(e) = &r.error {
         out.push_str(&format!("<p class=\"fail\">{}</p>\n", escape(e)));
+    }
+    if let Some(why) = &r.skipped {
+        out.push_str(&format!("<p>skipped: {}</p>\n", escape(why)));
     }
     let s = &r.data.series;
     let markers: Vec<(f64, String)> = r

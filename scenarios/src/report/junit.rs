@@ -5,7 +5,10 @@ use crate::runner::SuiteResult;
 
 /// Renders the results as JUnit XML.
 pub fn junit(results: &[SuiteResult]) -> String {
-    let tests: usize = results.iter().map(|r| r.checks.len()).sum();
+    let tests: usize = results
+        .iter()
+        .map(|r| r.checks.len() + usize::from(r.skipped.is_some()))
+        .sum();
     let failures: usize = results
         .iter()
         .map(|r| r.checks.iter().filter(|c| !c.outcome.passed).count())
@@ -16,11 +19,19 @@ pub fn junit(results: &[SuiteResult]) -> String {
     for r in results {
         let failed = r.checks.iter().filter(|c| !c.outcome.passed).count();
         out.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" time=\"{:.3}\">\n",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" skipped=\"{}\" time=\"{:.3}\">\n",
             escape(&r.name),
-            r.checks.len(),
+            r.checks.len() + usize::from(r.skipped.is_some()),
+            usize::from(r.skipped.is_some()),
             r.elapsed_s
         ));
+        if let Some(why) = &r.skipped {
+            out.push_str(&format!(
+                "    <testcase classname=\"scenarios.{}\" name=\"(setup)\"><skipped message=\"{}\"/></testcase>\n",
+                escape(&r.name),
+                escape(why)
+            ));
+        }
         for c in &r.checks {
             out.push_str(&format!(
                 "    <testcase classname=\"scenarios.{}\" name=\"{}\">",

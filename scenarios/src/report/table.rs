@@ -30,6 +30,15 @@ pub fn table(results: &[SuiteResult]) -> String {
         "verdict".to_owned(),
     ]];
     for r in results {
+        if let Some(why) = &r.skipped {
+            rows.push([
+                r.name.clone(),
+                "(setup)".into(),
+                "runs".into(),
+                why.clone(),
+                "SKIPPED".into(),
+            ]);
+        }
         if let Some(e) = &r.error {
             rows.push([
                 r.name.clone(),

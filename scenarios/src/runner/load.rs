@@ -128,3 +128,31 @@ pub fn merge_series(timeline: &mut Vec<SecondSample>, series: &[SecondSample], o
         }
     }
 }
+
+/// Runs `phase` against every instance at once, each at `rate / n` with `connections / n`
+/// (at least one), and merges the reports into one (loadgen's `merge`).
+pub(super) async fn run_split(
+    phase: &Phase,
+    instances: &[SocketAddr],
+    tls: Option<&TlsFiles>,
+) -> Result<Report, String> {
+    let n = instances.len().max(1);
+    let mut share = phase.clone();
+    share.rate = phase.rate.map(|r| r / n as f64);
+    share.connections = phase.connections.map(|c| (c / n).max(1));
+    for stage in &mut share.stages {
+        stage.rate /= n as f64;
+        stage.to_rate = stage.to_rate.map(|r| r / n as f64);
+    }
+    let runs = instances
+        .iter()
+        .map(|addr| run_phase(&share, *addr, tls, None, CancellationToken::new()));
+    let reports = futures_util::future::try_join_all(runs).await?;
+    let named: Vec<(String, Report)> = reports
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (format!("instance {i}"), r))
+        .collect();
+    loadgen::merge::merge(&named)
+        .map_err(|e| format!("phase `{}`: merging instances: {e}", phase.name))
+}

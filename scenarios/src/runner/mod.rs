@@ -73,6 +73,10 @@ pub struct SuiteResult {
     pub elapsed_s: f64,
     /// Set when the suite could not run at all (every check then counts as failed).
     pub error: Option<String>,
+    /// Set when the suite was not run because something it needs is not installed (e.g.
+    /// `redis-server`); it then counts as passed, and reports say `SKIPPED` and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
     /// Check verdicts, in file order.
     pub checks: Vec<CheckResult>,
     /// What was measured.
@@ -82,7 +86,8 @@ pub struct SuiteResult {
 impl SuiteResult {
     /// True when the suite ran and every check held.
     pub fn passed(&self) -> bool {
-        self.error.is_none() && self.checks.iter().all(|c| c.outcome.passed)
+        self.skipped.is_some()
+            || (self.error.is_none() && self.checks.iter().all(|c| c.outcome.passed))
     }
 }
 
@@ -93,6 +98,18 @@ pub async fn run_suite(loaded: &LoadedSuite, config: &RunConfig) -> SuiteResult 
     let started = Instant::now();
     let progress = &config.progress;
     progress.stage(&format!("suite {}", suite.name));
+    if let Some(why) = missing_prerequisite(&suite) {
+        progress.note(&format!("SKIPPED {}: {why}", suite.name));
+        return SuiteResult {
+            name: suite.name.clone(),
+            description: suite.description.clone(),
+            elapsed_s: 0.0,
+            error: None,
+            skipped: Some(why),
+            checks: Vec::new(),
+            data: RunData::default(),
+        };
+    }
     let (data, error) = match measure(loaded, &suite, config).await {
         Ok(data) => (data, None),
         Err((data, e)) => (data, Some(e)),
@@ -142,6 +159,7 @@ pub async fn run_suite(loaded: &LoadedSuite, config: &RunConfig) -> SuiteResult 
         description: suite.description.clone(),
         elapsed_s: started.elapsed().as_secs_f64(),
         error,
+        skipped: None,
         checks,
         data,
     };
@@ -151,6 +169,17 @@ pub async fn run_suite(loaded: &LoadedSuite, config: &RunConfig) -> SuiteResult 
         result.name, result.elapsed_s
     ));
     result
+}
+
+/// Why the suite cannot run here, if a program it needs is missing (and not required).
+fn missing_prerequisite(suite: &crate::suite::Suite) -> Option<String> {
+    use mock_backends::redis;
+    (suite.proxy.redis && redis::binary().is_none() && !redis::required()).then(|| {
+        format!(
+            "redis-server is not installed (apt-get install redis-server; {}=1 makes this a failure)",
+            redis::REQUIRE_ENV
+        )
+    })
 }
 
 type Measured = Result<RunData, (RunData, String)>;
@@ -222,6 +251,8 @@ struct Targets {
     first: SocketAddr,
     listeners: HashMap<String, SocketAddr>,
     tls: Option<Arc<crate::tls::TlsFiles>>,
+    /// The first listener of every proxy instance (`split` phases).
+    instances: Vec<SocketAddr>,
 }
 
 impl Targets {
@@ -242,6 +273,7 @@ impl Targets {
                 .filter_map(|n| Some((n.clone(), topo.listener_addr(Some(&n))?)))
                 .collect(),
             tls: topo.tls(),
+            instances: topo.instance_addrs(),
         }
     }
 
@@ -317,10 +349,14 @@ async fn drive(
         let offset_s = t0.elapsed().as_secs_f64();
         let addr = targets.addr(phase.listener.as_ref());
         let tls = targets.tls.as_deref();
-        let report = with_live(progress, |live| {
-            run_phase(phase, addr, tls, Some(live), CancellationToken::new())
-        })
-        .await;
+        let report = if phase.split {
+            load::run_split(phase, &targets.instances, tls).await
+        } else {
+            with_live(progress, |live| {
+                run_phase(phase, addr, tls, Some(live), CancellationToken::new())
+            })
+            .await
+        };
         match report {
             Ok(report) => {
                 merge_series(&mut data.series, &report.series, offset_s);

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chaos::{FaultProxy, ToxicSpec};
+use mock_backends::redis::RedisServer;
 use mock_backends::{BackendConfig, Behavior, MockBackend};
 use proxy::{ConfigSource, Proxy, ProxyHandle};
 
 use crate::suite::chaos::{LinkEnd, link_end};
-use crate::suite::{ChaosLink, Suite, fill_placeholders};
+use crate::suite::{ChaosLink, REDIS_PLACEHOLDER, Suite, fill_placeholders};
 use crate::tls::TlsFiles;
 
 /// One backend slot: its id and address stay fixed across kill/restart.
@@ -41,6 +42,10 @@ pub struct Topology {
     slots: Vec<Slot>,
     links: Vec<Link>,
     proxy: Option<ProxyHandle>,
+    /// Instances 2.. of `proxy.instances`, on the same config file.
+    others: Vec<ProxyHandle>,
+    /// The `redis-server` of `proxy.redis`.
+    redis: Option<RedisServer>,
     /// Holds the proxy's config file; removed when the topology is dropped.
     config_dir: tempfile::TempDir,
     config_path: PathBuf,
@@ -138,10 +143,23 @@ impl Topology {
                 links.push(start_link(l, LinkEnd::ProxyBackend(id), addr, seed, i).await?);
             }
         }
+        let redis = if suite.proxy.redis {
+            let started = tokio::task::spawn_blocking(RedisServer::start)
+                .await
+                .map_err(|e| TopologyError::Proxy(format!("redis-server: {e}")))?;
+            match started.map_err(TopologyError::Proxy)? {
+                Some(r) => Some(r),
+                None => return Err(TopologyError::Proxy("redis-server is not installed".into())),
+            }
+        } else {
+            None
+        };
         let mut topo = Self {
             slots,
             links,
             proxy: None,
+            others: Vec::new(),
+            redis,
             config_dir,
             config_path,
             tls,
@@ -153,6 +171,12 @@ impl Topology {
             .map_err(|e| TopologyError::Proxy(e.to_string()))?;
         let first = handle.first_addr();
         topo.proxy = Some(handle);
+        for _ in 1..suite.proxy.instance_count() {
+            let other = Proxy::start(ConfigSource::File(topo.config_path.clone()))
+                .await
+                .map_err(|e| TopologyError::Proxy(format!("second instance: {e}")))?;
+            topo.others.push(other);
+        }
         for (i, l) in suite.chaos.iter().enumerate() {
             if link_end(&l.link).map_err(TopologyError::Chaos)? == LinkEnd::ClientProxy {
                 topo.links
@@ -170,7 +194,20 @@ impl Topology {
             .iter()
             .map(|s| (s.id.clone(), self.upstream_addr(&s.id).unwrap_or(s.addr)))
             .collect();
-        fill_placeholders(text, &addrs, self.tls.as_deref()).map_err(TopologyError::Proxy)
+        let text = match &self.redis {
+            Some(r) => text.replace(REDIS_PLACEHOLDER, &r.url()),
+            None => text.to_owned(),
+        };
+        fill_placeholders(&text, &addrs, self.tls.as_deref()).map_err(TopologyError::Proxy)
+    }
+
+    /// The first listener of every proxy instance, the first instance first.
+    pub fn instance_addrs(&self) -> Vec<SocketAddr> {
+        self.proxy
+            .iter()
+            .chain(&self.others)
+            .map(|p| p.first_addr())
+            .collect()
     }
 
     /// The generated TLS material, if the suite asked for some.
@@ -377,6 +414,10 @@ impl Topology {
         if let Some(p) = self.proxy.take() {
             p.shutdown().await;
         }
+        for p in self.others.drain(..) {
+            p.shutdown().await;
+        }
+        self.redis = None;
         for link in self.links.drain(..) {
             link.proxy.disable().await;
         }

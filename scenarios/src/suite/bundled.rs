@@ -1,7 +1,7 @@
 //! The suites shipped in `scenarios/suites/`, embedded so the binary runs from any directory.
 
 /// `(name, YAML)` of every bundled suite, in run order.
-pub const BUNDLED: [(&str, &str); 14] = [
+pub const BUNDLED: [(&str, &str); 15] = [
     ("basic", include_str!("../../suites/basic.yaml")),
     ("round-robin", include_str!("../../suites/round-robin.yaml")),
     (
@@ -17,6 +17,10 @@ pub const BUNDLED: [(&str, &str); 14] = [
     ("tls", include_str!("../../suites/tls.yaml")),
     ("ip-filter", include_str!("../../suites/ip-filter.yaml")),
     ("rate-limit", include_str!("../../suites/rate-limit.yaml")),
+    (
+        "global-rate-limit",
+        include_str!("../../suites/global-rate-limit.yaml"),
+    ),
     (
         "request-validation",
         include_str!("../../suites/request-validation.yaml"),

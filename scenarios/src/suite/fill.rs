@@ -6,9 +6,13 @@ use std::net::SocketAddr;
 use super::model::TlsMaterial;
 use crate::tls::TlsFiles;
 
+/// Filled with the URL of the suite's `redis-server` (`proxy.redis: true`).
+pub const REDIS_PLACEHOLDER: &str = "${redis}";
+
 /// Fills `${backends}` (a YAML flow list of `{ address }`), `${backend.ID}` (an address) and,
 /// with TLS material, `${tls.ca}`, `${tls.cert.NAME}`, `${tls.key.NAME}`, `${tls.client_cert}`
-/// and `${tls.client_key}` (absolute paths of generated PEM files).
+/// and `${tls.client_key}` (absolute paths of generated PEM files). Callers fill
+/// [`REDIS_PLACEHOLDER`] first.
 pub fn fill_placeholders(
     text: &str,
     backends: &[(String, SocketAddr)],
@@ -30,7 +34,7 @@ pub fn fill_placeholders(
         Some(i) => {
             let rest: String = out[i..].chars().take_while(|c| *c != '}').collect();
             Err(format!(
-                "unknown placeholder `{rest}}}`; use ${{backends}}, ${{backend.ID}} or, with `proxy.tls`, ${{tls.ca}}, ${{tls.cert.NAME}}, ${{tls.key.NAME}}, ${{tls.client_cert}}, ${{tls.client_key}}"
+                "unknown placeholder `{rest}}}`; use ${{backends}}, ${{backend.ID}}, ${{redis}} (with `proxy.redis: true`) or, with `proxy.tls`, ${{tls.ca}}, ${{tls.cert.NAME}}, ${{tls.key.NAME}}, ${{tls.client_cert}}, ${{tls.client_key}}"
             ))
         }
         None => Ok(out),
@@ -62,8 +66,9 @@ impl Stand {
         Ok(Self { backends, tls })
     }
 
-    /// `text` with every placeholder filled.
+    /// `text` with every placeholder filled (`${redis}` with a stand-in URL).
     pub(super) fn fill(&self, text: &str) -> Result<String, String> {
-        fill_placeholders(text, &self.backends, self.tls.as_ref())
+        let text = text.replace(REDIS_PLACEHOLDER, "redis://127.0.0.1:6379");
+        fill_placeholders(&text, &self.backends, self.tls.as_ref())
     }
 }

@@ -9,7 +9,7 @@ mod security;
 mod validate;
 
 pub use bundled::{BUNDLED, bundled};
-pub use fill::fill_placeholders;
+pub use fill::{REDIS_PLACEHOLDER, fill_placeholders};
 pub use model::*;
 pub use parse::{parse_file, parse_str};
 pub use validate::{proxy_text, validate};

@@ -83,6 +83,21 @@ pub struct ProxySpec {
     /// TLS material the runner generates (rcgen, in a temp dir) for `${tls.*}` placeholders.
     #[serde(default)]
     pub tls: Option<TlsMaterial>,
+    /// Proxy instances started from the same config (1 to 4; default 1). Phases with
+    /// `split: true` spread their load over all of them; everything else goes to the first.
+    #[serde(default)]
+    pub instances: Option<usize>,
+    /// Start a `redis-server` first (on a free port, no persistence) for `${redis}`; the
+    /// suite is skipped when redis-server is not installed (unless `RAMPART_REQUIRE_REDIS=1`).
+    #[serde(default)]
+    pub redis: bool,
+}
+
+impl ProxySpec {
+    /// How many proxy instances to start.
+    pub fn instance_count(&self) -> usize {
+        self.instances.unwrap_or(1)
+    }
 }
 
 /// Certificates the runner generates with rcgen: a CA, one server certificate per name
@@ -162,6 +177,10 @@ pub struct Phase {
     /// Local addresses to connect from, one connection each in turn (e.g. `127.0.0.2`).
     #[serde(default)]
     pub source_ips: Vec<IpAddr>,
+    /// Run the phase against every proxy instance at once, each at `rate / instances` with
+    /// its share of the connections, and merge the reports (`proxy.instances`).
+    #[serde(default)]
+    pub split: bool,
 }
 
 impl Phase {

@@ -55,6 +55,7 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
     }
     let dummy = Stand::new(&ids, suite.proxy.tls.as_ref()).map_err(|e| err("proxy.tls", e))?;
     let text = proxy_text(suite, dir).map_err(|e| err("proxy", e))?;
+    instances(suite, &text).map_err(|(key, e)| err(key, e))?;
     check_proxy_config(&text, &dummy).map_err(|e| err("proxy.config", e))?;
     let listeners = listener_names(&text, &dummy);
     security::phases_and_probes(suite, &listeners).map_err(|(key, e)| err(&key, e))?;
@@ -252,6 +253,27 @@ fn breaker_backends(text: &str, dummy: &Stand) -> HashSet<String> {
 fn proxy_admin(text: &str, dummy: &Stand) -> Option<SocketAddr> {
     let filled = dummy.fill(text).ok()?;
     proxy::config::from_yaml_str(&filled).ok()?.admin
+}
+
+/// `proxy.instances`, `proxy.redis` and `split` phases agree with each other.
+fn instances(suite: &Suite, text: &str) -> Result<(), (&'static str, String)> {
+    let n = suite.proxy.instance_count();
+    if !(1..=4).contains(&n) {
+        return Err(("proxy.instances", format!("{n} instances; use 1 to 4")));
+    }
+    if text.contains(super::REDIS_PLACEHOLDER) != suite.proxy.redis {
+        return Err((
+            "proxy.redis",
+            "`${redis}` in the config needs `proxy.redis: true`, and `proxy.redis: true` needs `${redis}` in the config".to_owned(),
+        ));
+    }
+    if suite.load.phases.iter().any(|p| p.split) && n < 2 {
+        return Err((
+            "proxy.instances",
+            "a phase with `split: true` needs `proxy.instances` of 2 or more".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Names of the proxy config's listeners, in order (empty if it does not parse).

@@ -9,4 +9,5 @@ mod parse;
 mod quick;
 mod reload;
 mod security;
+mod skip;
 mod stages;

@@ -1,18 +1,24 @@
 //! Rate limiting per route: a [`RateLimiter`] answers one question per request, "may this
 //! key pass now?", with the numbers the `RateLimit-*` headers need.
 //!
-//! [`GcraLimiter`] is the in-process one (governor's GCRA over a [`BoundedStore`]); a shared
-//! one (Redis) can implement the same trait.
+//! [`GcraLimiter`] is the in-process one (governor's GCRA over a [`BoundedStore`]), checked
+//! synchronously; [`RedisLimiter`] shares a limit between instances through Redis (`store:
+//! redis://…`) and falls back to its own `GcraLimiter`. A route holds one or the other as a
+//! [`RouteLimiter`].
 
 mod gcra;
+pub mod redis;
 mod response;
 mod store;
 
 pub use gcra::GcraLimiter;
+pub use redis::{RedisLimiter, RedisPool};
 pub use response::{add_headers, key_for};
 pub use store::BoundedStore;
 
+use crate::observe::Metrics;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a request is limited by, borrowed from the request (no allocation).
@@ -50,6 +56,34 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
 
     /// Keys currently stored (for tests and diagnostics).
     fn stored_keys(&self) -> usize;
+}
+
+/// A route's limiter: in the process, or shared through a store.
+#[derive(Debug, Clone)]
+pub enum RouteLimiter {
+    /// Checked in the process, synchronously.
+    Local(Arc<dyn RateLimiter>),
+    /// Checked in Redis within `store_timeout`, else locally.
+    Shared(Arc<RedisLimiter>),
+}
+
+impl RouteLimiter {
+    /// Counts one request under `key` and says whether it may pass.
+    pub async fn check(&self, key: Key<'_>, metrics: &Metrics) -> Decision {
+        match self {
+            RouteLimiter::Local(l) => l.check(key),
+            RouteLimiter::Shared(s) => s.check(key, metrics).await,
+        }
+    }
+
+    /// True when both are the same limiter (the same buckets).
+    pub fn same(&self, other: &RouteLimiter) -> bool {
+        match (self, other) {
+            (RouteLimiter::Local(a), RouteLimiter::Local(b)) => Arc::ptr_eq(a, b),
+            (RouteLimiter::Shared(a), RouteLimiter::Shared(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]

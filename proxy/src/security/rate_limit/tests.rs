@@ -11,6 +11,7 @@ fn config(per_second: u32, burst: u32, max_keys: usize) -> RateLimitConfig {
         burst: NonZeroU32::new(burst).unwrap(),
         key: RateKey::ClientIp,
         max_keys,
+        store: None,
     }
 }
 
