@@ -135,6 +135,7 @@ impl Drop for RequestRecord {
         let elapsed = self.start.elapsed();
         let route = self.route.clone().unwrap_or_else(|| "none".into());
         self.metrics.in_flight.dec();
+        self.metrics.totals.count(self.status);
         self.metrics
             .requests
             .get_or_create(&super::metrics::RequestLabels {

@@ -8,7 +8,7 @@ mod streams;
 pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};
 pub use backends::{BackendSample, BackendSource, BreakerSample};
 pub use metrics::{
-    IpDeniedLabels, Metrics, ReloadLabels, RequestLabels, RouteLabels, UpstreamErrorLabels,
+    IpDeniedLabels, Metrics, ReloadLabels, RequestTotals, RequestLabels, RouteLabels, UpstreamErrorLabels,
 };
 pub use streams::{
     SseFailoverLabels, StreamMetrics, StreamRouteLabels, WsCloseLabels, WsMessageLabels,
