@@ -4,6 +4,7 @@ mod access;
 mod backends;
 mod metrics;
 mod streams;
+pub mod trace;
 
 pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};
 pub use backends::{BackendSample, BackendSource, BreakerSample};
