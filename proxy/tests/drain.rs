@@ -92,7 +92,12 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
 }
 
 /// One request on a fresh connection (`extra` header lines end in `\r\n`): status and body.
-async fn request(addr: SocketAddr, method: &str, path: &str, extra: &str) -> Result<(u16, String), String> {
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+) -> Result<(u16, String), String> {
     let mut conn = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -220,7 +225,9 @@ impl Running {
 }
 
 async fn readyz(admin: SocketAddr) -> u16 {
-    request(admin, "GET", "/readyz", "").await.map_or(0, |(s, _)| s)
+    request(admin, "GET", "/readyz", "")
+        .await
+        .map_or(0, |(s, _)| s)
 }
 
 /// Sends `/slow` and waits until its first part is through; returns the open connection.
@@ -268,7 +275,10 @@ async fn rampart_drain_starts_the_drain_the_in_flight_request_completes_and_the_
     assert!(stdout.contains("\"started\":true"), "{stdout}");
     assert_eq!(readyz(admin).await, 503, "unready at once");
     // Still serving during drain_delay; a second drain and a SIGTERM do not restart it.
-    assert_eq!(request(addr, "GET", "/during", "").await.map(|r| r.0), Ok(200));
+    assert_eq!(
+        request(addr, "GET", "/during", "").await.map(|r| r.0),
+        Ok(200)
+    );
     let again = request(admin, "POST", "/admin/drain", "").await.unwrap();
     assert_eq!(again.0, 202);
     assert!(again.1.contains("\"started\":false"), "{again:?}");
@@ -298,7 +308,10 @@ async fn rampart_drain_wait_returns_once_the_proxy_has_drained() {
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert!(TcpStream::connect(admin).await.is_err(), "admin closed when --wait returns");
+    assert!(
+        TcpStream::connect(admin).await.is_err(),
+        "admin closed when --wait returns"
+    );
     assert_eq!(running.exit_code().await, Some(0));
 }
 
@@ -322,9 +335,14 @@ async fn sigterm_honours_drain_delay_readyz_first_then_the_listener_closes() {
     let mut running = Running::start(dir.path(), &config(backend, ", drain_delay: 3s")).await;
     let (addr, admin) = (running.addr, running.admin);
     running.signal("-TERM");
-    running.event("drain started; /readyz is unready, listeners keep accepting for drain_delay").await;
+    running
+        .event("drain started; /readyz is unready, listeners keep accepting for drain_delay")
+        .await;
     assert_eq!(readyz(admin).await, 503);
-    assert_eq!(request(addr, "GET", "/during", "").await.map(|r| r.0), Ok(200));
+    assert_eq!(
+        request(addr, "GET", "/during", "").await.map(|r| r.0),
+        Ok(200)
+    );
     until("the listener to close after drain_delay", || async {
         TcpStream::connect(addr).await.is_err()
     })
@@ -338,14 +356,22 @@ async fn the_access_log_has_the_trace_id_the_backend_saw() {
     let dir = tempfile::tempdir().unwrap();
     let mut running = Running::start(dir.path(), &config(backend, "")).await;
     let sent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    let (status, seen) = request(running.addr, "GET", "/t", &format!("traceparent: {sent}\r\n"))
-        .await
-        .unwrap();
+    let (status, seen) = request(
+        running.addr,
+        "GET",
+        "/t",
+        &format!("traceparent: {sent}\r\n"),
+    )
+    .await
+    .unwrap();
     assert_eq!(status, 200);
     assert_eq!(&seen[..36], &sent[..36], "same trace id upstream: {seen}");
     assert_ne!(seen, sent, "the proxy's span is the new parent");
     let line = running.event("request").await;
-    assert_eq!(line["trace_id"], "0af7651916cd43dd8448eb211c80319c", "{line}");
+    assert_eq!(
+        line["trace_id"], "0af7651916cd43dd8448eb211c80319c",
+        "{line}"
+    );
     running.signal("-TERM");
     assert_eq!(running.exit_code().await, Some(0));
 }

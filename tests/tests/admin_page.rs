@@ -111,9 +111,14 @@ async fn chromium_shows_the_backend_whose_breaker_was_just_forced_open() {
         .expect("chromium dumped the DOM in time")
         .expect("chromium runs");
     let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(dom.contains("data-polls="), "the script never polled: {dom}");
+    assert!(
+        dom.contains("data-polls="),
+        "the script never polled: {dom}"
+    );
     let row = format!("data-upstream=\"api\" data-backend=\"{forced}\"");
-    let at = dom.find(&row).unwrap_or_else(|| panic!("no row for {forced}: {dom}"));
+    let at = dom
+        .find(&row)
+        .unwrap_or_else(|| panic!("no row for {forced}: {dom}"));
     let tail = &dom[at..];
     let row_html = &tail[..tail.find("</tr>").unwrap_or(tail.len())];
     assert!(

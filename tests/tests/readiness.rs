@@ -40,9 +40,12 @@ async fn admin_drain_turns_readyz_unready_while_requests_are_still_served_then_r
     let first = within("first chunk", slow.chunk()).await.unwrap().unwrap();
     assert_eq!(&first[..], SLOW_FIRST.as_bytes());
 
-    let resp = within("POST /admin/drain", client.post(format!("{admin}/admin/drain")).send())
-        .await
-        .unwrap();
+    let resp = within(
+        "POST /admin/drain",
+        client.post(format!("{admin}/admin/drain")).send(),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["status"], "draining");
@@ -54,9 +57,12 @@ async fn admin_drain_turns_readyz_unready_while_requests_are_still_served_then_r
     assert_eq!(body["reason"], "draining");
     // During drain_delay the listener still accepts and serves, on a new connection too.
     let fresh = reqwest::Client::new();
-    let during = within("a request during drain_delay", fresh.get(format!("{base}/x")).send())
-        .await
-        .unwrap();
+    let during = within(
+        "a request during drain_delay",
+        fresh.get(format!("{base}/x")).send(),
+    )
+    .await
+    .unwrap();
     assert_eq!(during.status(), StatusCode::OK);
     // A second drain request is answered but does not restart the drain.
     let again: serde_json::Value = within(
@@ -71,7 +77,10 @@ async fn admin_drain_turns_readyz_unready_while_requests_are_still_served_then_r
     assert_eq!(again["started"], false, "{again}");
 
     eventually("the listener to refuse after drain_delay", || async {
-        tokio::net::TcpStream::connect(addr).await.is_err().then_some(())
+        tokio::net::TcpStream::connect(addr)
+            .await
+            .is_err()
+            .then_some(())
     })
     .await;
     backend.open_gate();
@@ -81,12 +90,15 @@ async fn admin_drain_turns_readyz_unready_while_requests_are_still_served_then_r
     assert_eq!(&rest[..], SLOW_REST.as_bytes());
     within("the drain to finish", proxy.drained()).await;
     let admin_addr = proxy.admin_addr().unwrap();
-    eventually("the admin listener to stop once the drain is over", || async {
-        tokio::net::TcpStream::connect(admin_addr)
-            .await
-            .is_err()
-            .then_some(())
-    })
+    eventually(
+        "the admin listener to stop once the drain is over",
+        || async {
+            tokio::net::TcpStream::connect(admin_addr)
+                .await
+                .is_err()
+                .then_some(())
+        },
+    )
     .await;
 }
 
@@ -129,7 +141,11 @@ async fn require_healthy_backend_flips_readyz_as_the_backend_is_killed_and_resto
 #[tokio::test]
 async fn without_require_healthy_backend_readyz_ignores_backend_health() {
     let proxy = start(&config_with(
-        &upstream_yaml("api", &[tests::backend::refused_addr().await], "health_check: { interval: 50ms, timeout: 50ms, unhealthy_after: 1 }"),
+        &upstream_yaml(
+            "api",
+            &[tests::backend::refused_addr().await],
+            "health_check: { interval: 50ms, timeout: 50ms, unhealthy_after: 1 }",
+        ),
         ROUTES,
         "",
     ))
@@ -177,7 +193,11 @@ async fn the_backend_sees_the_callers_trace_id_with_the_proxys_span_as_parent() 
     .unwrap();
     let seen = echo["headers"]["traceparent"][0].as_str().unwrap();
     assert_eq!(seen.len(), 55, "{seen}");
-    assert_eq!(&seen[..36], &sent[..36], "same version and trace id: {seen}");
+    assert_eq!(
+        &seen[..36],
+        &sent[..36],
+        "same version and trace id: {seen}"
+    );
     assert_ne!(&seen[36..52], &sent[36..52], "a new parent id: {seen}");
     assert_ne!(&seen[36..52], "0000000000000000");
     assert_eq!(&seen[52..], "-01", "flags kept: {seen}");
@@ -195,5 +215,8 @@ async fn the_backend_sees_the_callers_trace_id_with_the_proxys_span_as_parent() 
     .unwrap();
     let made = echo["headers"]["traceparent"][0].as_str().unwrap();
     assert!(made.starts_with("00-") && made.len() == 55, "{made}");
-    assert!(proxy::observe::trace::TraceParent::parse(made.as_bytes()).is_some(), "{made}");
+    assert!(
+        proxy::observe::trace::TraceParent::parse(made.as_bytes()).is_some(),
+        "{made}"
+    );
 }

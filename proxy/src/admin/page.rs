@@ -77,11 +77,17 @@ mod tests {
         assert!(page.contains("<td>127.0.0.1:9001</td><td>healthy</td><td>forced_open</td>"));
         assert!(page.contains("<td>127.0.0.1:9002</td><td>unhealthy</td><td>none</td>"));
         assert!(!page.contains("{{NOSCRIPT}}"));
-        assert!(!page.contains("http://") && !page.contains("https://"), "nothing fetched from outside");
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "nothing fetched from outside"
+        );
     }
 
     #[test]
     fn names_are_escaped() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

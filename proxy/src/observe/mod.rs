@@ -9,7 +9,8 @@ pub mod trace;
 pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};
 pub use backends::{BackendSample, BackendSource, BreakerSample};
 pub use metrics::{
-    IpDeniedLabels, Metrics, ReloadLabels, RequestTotals, RequestLabels, RouteLabels, UpstreamErrorLabels,
+    IpDeniedLabels, Metrics, ReloadLabels, RequestLabels, RequestTotals, RouteLabels,
+    UpstreamErrorLabels,
 };
 pub use streams::{
     SseFailoverLabels, StreamMetrics, StreamRouteLabels, WsCloseLabels, WsMessageLabels,

@@ -4,13 +4,13 @@
 //! hot path: fixed-size arrays, no string formatting.
 
 use http::HeaderMap;
-use http::header::{HeaderName, HeaderValue};
+use http::header::HeaderValue;
 use std::fmt;
 
-/// The `traceparent` header.
-pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-/// The `tracestate` header.
-pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+/// The `traceparent` header's name.
+pub const TRACEPARENT: &str = "traceparent";
+/// The `tracestate` header's name.
+pub const TRACESTATE: &str = "tracestate";
 /// Length of a version-00 `traceparent` value.
 pub const TRACEPARENT_LEN: usize = 55;
 /// The `sampled` trace flag, set on traces the proxy starts.

@@ -56,7 +56,11 @@ impl Readiness {
         let from = at + self.within().as_secs_f64();
         let after: Vec<_> = samples.iter().filter(|(t, _)| *t >= from).collect();
         if after.is_empty() {
-            return Err(format!("no /readyz sample after {}+{:?}", self.after, self.within()));
+            return Err(format!(
+                "no /readyz sample after {}+{:?}",
+                self.after,
+                self.within()
+            ));
         }
         if let Some((t, _)) = after.iter().find(|(_, s)| *s == 200) {
             return Err(format!("ready again at {}+{:.2}s", self.after, t - at));

@@ -85,7 +85,10 @@ async fn apply(
             return if answer.status == 202 {
                 Ok(detail)
             } else {
-                Err((detail, "the proxy did not accept the drain (expected 202)".to_owned()))
+                Err((
+                    detail,
+                    "the proxy did not accept the drain (expected 202)".to_owned(),
+                ))
             };
         }
         Action::RemoveToxic(v) => {

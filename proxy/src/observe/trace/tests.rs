@@ -6,8 +6,14 @@ const SPEC_EXAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7
 #[test]
 fn parses_the_spec_example() {
     let p = TraceParent::parse(SPEC_EXAMPLE.as_bytes()).unwrap();
-    assert_eq!(TraceId(p.trace_id).to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
-    assert_eq!(p.parent_id, [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]);
+    assert_eq!(
+        TraceId(p.trace_id).to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(
+        p.parent_id,
+        [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]
+    );
     assert_eq!(p.flags, 0x01);
     assert_eq!(&p.format()[..], SPEC_EXAMPLE.as_bytes());
 }
@@ -43,7 +49,10 @@ fn a_later_version_is_read_as_version_00() {
 #[test]
 fn a_valid_traceparent_keeps_trace_id_and_flags_with_a_new_parent() {
     let mut h = HeaderMap::new();
-    h.insert(TRACEPARENT, HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+    h.insert(
+        TRACEPARENT,
+        HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+    );
     h.insert(TRACESTATE, HeaderValue::from_static("congo=t61rcWkgMzE"));
     let ctx = TraceContext::accept(&mut h);
     let sent = TraceParent::parse(h[TRACEPARENT].as_bytes()).unwrap();
@@ -51,14 +60,26 @@ fn a_valid_traceparent_keeps_trace_id_and_flags_with_a_new_parent() {
     assert_eq!(sent.trace_id, ctx.trace_id.0);
     assert_eq!(sent.flags, 0x00, "flags kept");
     assert_eq!(sent.parent_id, ctx.span_id);
-    assert_ne!(sent.parent_id, [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]);
-    assert_eq!(ctx.caller, Some([0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]));
-    assert_eq!(h[TRACESTATE], "congo=t61rcWkgMzE", "tracestate passes through");
+    assert_ne!(
+        sent.parent_id,
+        [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]
+    );
+    assert_eq!(
+        ctx.caller,
+        Some([0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7])
+    );
+    assert_eq!(
+        h[TRACESTATE], "congo=t61rcWkgMzE",
+        "tracestate passes through"
+    );
 }
 
 #[test]
 fn an_invalid_or_missing_traceparent_starts_a_new_trace_without_tracestate() {
-    for given in [Some("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), None] {
+    for given in [
+        Some("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+        None,
+    ] {
         let mut h = HeaderMap::new();
         if let Some(v) = given {
             h.insert(TRACEPARENT, HeaderValue::from_static(v));
