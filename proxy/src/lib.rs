@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+pub mod admin_client;
 pub mod backend;
 pub mod balance;
 pub mod config;

@@ -46,6 +46,40 @@ enum Command {
         #[arg(long, default_value = "certs")]
         out: PathBuf,
     },
+    /// Starts a drain on a running proxy (`POST /admin/drain`); exits 0 when it is accepted.
+    /// Meant as a Kubernetes `preStop` hook.
+    Drain {
+        /// The running proxy's admin listener, `HOST:PORT`.
+        #[arg(long)]
+        admin: String,
+        /// Then wait until the admin listener stops answering (the drain is over).
+        #[arg(long)]
+        wait: bool,
+        /// The longest `--wait` waits (and the connect/read timeout of the request).
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
+}
+
+/// `rampart drain`: asks the proxy at `admin` to drain; with `wait`, waits for it to finish.
+fn drain(admin: &str, wait: bool, timeout: std::time::Duration) -> ExitCode {
+    use proxy::admin_client;
+    let outcome = admin_client::resolve(admin).and_then(|addr| {
+        let body = admin_client::request_drain(addr, timeout)?;
+        println!("rampart: drain accepted by {addr}: {body}");
+        if wait {
+            admin_client::wait_until_closed(addr, timeout)?;
+            println!("rampart: {addr} has drained");
+        }
+        Ok(())
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rampart: drain failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `rampart gen-cert`: makes and writes the development certificates.
@@ -115,6 +149,14 @@ fn main() -> ExitCode {
     if let Some(Command::GenCert { hosts, out }) = &args.command {
         return gen_cert(hosts, out);
     }
+    if let Some(Command::Drain {
+        admin,
+        wait,
+        timeout,
+    }) = &args.command
+    {
+        return drain(admin, *wait, *timeout);
+    }
     let config = match config::load_file(&args.config) {
         Ok(c) => c,
         Err(e) => {
@@ -170,9 +212,19 @@ async fn run(config: proxy::Config, source: ConfigSource) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let signal = signals.wait_for_shutdown(&handle).await;
-    tracing::info!(signal, "draining in-flight requests");
+    // A signal starts the drain; so may `POST /admin/drain`, whose end is then awaited here.
+    // The handlers stay installed until exit, so a second signal during the drain is caught
+    // and ignored: the drain is not restarted.
+    tokio::select! {
+        signal = signals.wait_for_shutdown(&handle) => {
+            if !handle.start_drain(signal) {
+                tracing::info!(signal, "already draining");
+            }
+        }
+        () = handle.drained() => {}
+    }
     handle.shutdown().await;
+    drop(signals);
     ExitCode::SUCCESS
 }
 

@@ -34,6 +34,9 @@ pub struct RunData {
     pub backend_stats: BTreeMap<String, StatsSnapshot>,
     /// WebSocket connections ended during the run, by close code (the proxy's count).
     pub websocket_closes: BTreeMap<u16, u64>,
+    /// `GET /readyz` every 50 ms as `(seconds since the first phase, status)`, 0 for no
+    /// answer (sampled only for suites with `readiness` checks).
+    pub readyz: Vec<(f64, u16)>,
 }
 
 /// One proxy phase's report and where it sits on the timeline.

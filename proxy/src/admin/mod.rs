@@ -2,6 +2,9 @@
 //! reload.
 
 mod breaker;
+mod page;
+mod readiness;
+mod summary;
 
 use crate::forward::{ProxyBody, error_response};
 use crate::server::Shared;
@@ -74,15 +77,19 @@ async fn route(
     let resp = match (req.method(), req.uri().path()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
         (&Method::GET, "/readyz") => {
-            if shared.draining.load(Ordering::Relaxed) {
-                json(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &serde_json::json!({ "status": "draining" }),
-                )
-            } else {
-                json(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
-            }
+            let (status, body) = readiness::readyz(&shared);
+            json(status, &body)
         }
+        (&Method::POST, "/admin/drain") => {
+            let (status, body) = readiness::drain(&shared);
+            json(status, &body)
+        }
+        (&Method::GET, "/") => text(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            page::render(&upstreams(&shared), &summary::summary(&shared)),
+        ),
+        (&Method::GET, "/admin/summary") => json(StatusCode::OK, &summary::summary(&shared)),
         (&Method::GET, "/metrics") => text(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -116,7 +123,7 @@ async fn route(
         (
             _,
             "/healthz" | "/readyz" | "/metrics" | "/admin/upstreams" | "/admin/config"
-            | "/admin/reload",
+            | "/admin/reload" | "/admin/drain" | "/" | "/admin/summary",
         ) => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed",

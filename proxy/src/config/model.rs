@@ -223,6 +223,10 @@ pub struct ServerConfig {
     pub http2: super::Http2Config,
     /// Time WebSockets and SSE streams may go on after a shutdown starts.
     pub stream_drain_timeout: Duration,
+    /// Time the listeners keep accepting after a drain starts (`/readyz` already unready).
+    pub drain_delay: Duration,
+    /// What `/readyz` requires besides "not draining".
+    pub readiness: super::ReadinessConfig,
 }
 
 /// Forwarding headers.

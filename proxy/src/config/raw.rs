@@ -342,6 +342,13 @@ pub struct RawServer {
     /// closes them (1001, clean end); default 5 s, at most `shutdown_timeout`.
     #[serde(default)]
     pub stream_drain_timeout: Option<Dur>,
+    /// How long the listeners keep accepting after a drain starts (`/readyz` already 503), so
+    /// load balancers stop sending first; default 0s.
+    #[serde(default)]
+    pub drain_delay: Dur,
+    /// What `/readyz` requires besides "not draining".
+    #[serde(default)]
+    pub readiness: super::readiness::RawReadiness,
 }
 
 impl Default for RawServer {
@@ -357,6 +364,8 @@ impl Default for RawServer {
             min_body_rate: None,
             http2: super::tls::RawHttp2::default(),
             stream_drain_timeout: None,
+            drain_delay: Dur::default(),
+            readiness: super::readiness::RawReadiness::default(),
         }
     }
 }

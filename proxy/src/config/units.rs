@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 /// A duration written as `250ms`, `2s`, `1m30s` (humantime syntax).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
 
 impl Dur {

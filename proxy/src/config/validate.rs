@@ -112,6 +112,8 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             raw.server.shutdown_timeout.0,
             &mut issues,
         ),
+        drain_delay: super::readiness::drain_delay(raw.server.drain_delay, &mut issues),
+        readiness: (&raw.server.readiness).into(),
     };
     if raw.server.max_request_headers == 0 || raw.server.max_request_headers > 10_000 {
         issues.push(

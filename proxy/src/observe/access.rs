@@ -65,6 +65,8 @@ pub struct RequestRecord {
     start: Instant,
     /// The request id.
     pub request_id: String,
+    /// The W3C trace id, once the trace context is read.
+    pub trace_id: Option<super::trace::TraceId>,
     client: SocketAddr,
     method: Method,
     host: String,
@@ -103,6 +105,7 @@ impl RequestRecord {
             access_log,
             start: Instant::now(),
             request_id,
+            trace_id: None,
             client,
             method,
             host,
@@ -135,6 +138,7 @@ impl Drop for RequestRecord {
         let elapsed = self.start.elapsed();
         let route = self.route.clone().unwrap_or_else(|| "none".into());
         self.metrics.in_flight.dec();
+        self.metrics.totals.count(self.status);
         self.metrics
             .requests
             .get_or_create(&super::metrics::RequestLabels {
@@ -158,6 +162,7 @@ impl Drop for RequestRecord {
         tracing::info!(
             target: "rampart::access",
             request_id = %self.request_id,
+            trace_id = %TraceField(self.trace_id),
             client = %self.client,
             method = %self.method,
             host = %self.host,
@@ -173,5 +178,17 @@ impl Drop for RequestRecord {
             outcome = self.outcome.as_str(),
             "request"
         );
+    }
+}
+
+/// The access log's `trace_id`: 32 hex digits, or empty before the trace context was read.
+struct TraceField(Option<super::trace::TraceId>);
+
+impl std::fmt::Display for TraceField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(id) => id.fmt(f),
+            None => Ok(()),
+        }
     }
 }

@@ -76,7 +76,29 @@ pub struct Metrics {
     pub reject_log: crate::security::RejectLog,
     /// WebSockets and SSE streams.
     pub streams: super::streams::StreamMetrics,
+    /// Plain totals for the admin page's rates (`/admin/summary`), not exported.
+    pub totals: RequestTotals,
     backends: super::backends::BackendCollector,
+}
+
+/// Requests answered and how many of them were 5xx, since start.
+#[derive(Debug, Default)]
+pub struct RequestTotals {
+    /// Requests answered (or given up by the client).
+    pub requests: std::sync::atomic::AtomicU64,
+    /// Of them, answered with a 5xx status.
+    pub errors: std::sync::atomic::AtomicU64,
+}
+
+impl RequestTotals {
+    /// Counts one finished request with this status.
+    pub fn count(&self, status: u16) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.requests.fetch_add(1, Relaxed);
+        if (500..600).contains(&status) {
+            self.errors.fetch_add(1, Relaxed);
+        }
+    }
 }
 
 /// Labels of the retry counter.
@@ -242,6 +264,7 @@ impl Metrics {
             store_up,
             reject_log: crate::security::RejectLog::default(),
             streams,
+            totals: RequestTotals::default(),
             backends,
         }
     }

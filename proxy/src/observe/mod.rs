@@ -4,11 +4,13 @@ mod access;
 mod backends;
 mod metrics;
 mod streams;
+pub mod trace;
 
 pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};
 pub use backends::{BackendSample, BackendSource, BreakerSample};
 pub use metrics::{
-    IpDeniedLabels, Metrics, ReloadLabels, RequestLabels, RouteLabels, StoreFallbackLabels,
+    IpDeniedLabels, Metrics, ReloadLabels, RequestLabels, RequestTotals, RouteLabels,
+    StoreFallbackLabels,
     UpstreamErrorLabels,
 };
 pub use streams::{

@@ -47,6 +47,9 @@ pub(crate) async fn handle(
     let cfg = &rt.config;
     let id_header = &cfg.headers.request_id;
     let request_id = request_id(&req, id_header);
+    // Trace context: the caller's trace (or a new one), with this proxy's span as the parent
+    // the backend sees.
+    let trace = crate::observe::trace::TraceContext::accept(req.headers_mut());
     let host = prepare::client_host(&req).map(|h| h.map(str::to_owned));
     // Client IP: the socket's, or X-Forwarded-For's when the peer is a trusted proxy (the
     // access log then shows port 0: the client's port is not known).
@@ -75,6 +78,7 @@ pub(crate) async fn handle(
             String::new()
         },
     );
+    record.trace_id = Some(trace.trace_id);
 
     // Listener IP filter.
     if let Err(e) = security::check_listener(&rt, conn.listener, client_ip, &shared.metrics) {

@@ -1,11 +1,13 @@
 //! Listeners, the request handler, graceful shutdown and hot reload.
 
+mod drain;
 mod exchange;
 mod handler;
 mod listener;
 mod runtime;
 mod workers;
 
+pub(crate) use drain::DrainCause;
 pub use runtime::Runtime;
 
 use crate::admin;
@@ -29,6 +31,10 @@ pub(crate) struct Shared {
     pub(crate) draining: AtomicBool,
     /// WebSockets and SSE streams: kept across reloads, ended by the drain.
     pub(crate) streams: crate::upgrade::Streams,
+    /// The drain's start and end.
+    pub(crate) drain: drain::DrainSignals,
+    /// When the proxy started.
+    pub(crate) started: std::time::Instant,
 }
 
 impl Shared {
@@ -266,6 +272,8 @@ impl Proxy {
             reload_lock: std::sync::Mutex::new(()),
             draining: AtomicBool::new(false),
             streams: crate::upgrade::Streams::default(),
+            drain: drain::DrainSignals::default(),
+            started: std::time::Instant::now(),
         });
         shared
             .metrics
@@ -293,13 +301,18 @@ impl Proxy {
             }
             None => None,
         };
+        tokio::spawn(drain::supervise(
+            Arc::clone(&shared),
+            stop.clone(),
+            admin_stop.clone(),
+            finished,
+        ));
         Ok(ProxyHandle {
             shared,
             listeners,
             admin_addr,
             stop,
             admin_stop,
-            finished,
         })
     }
 }
@@ -312,7 +325,6 @@ pub struct ProxyHandle {
     admin_addr: Option<SocketAddr>,
     stop: CancellationToken,
     admin_stop: CancellationToken,
-    finished: Vec<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl ProxyHandle {
@@ -367,19 +379,30 @@ impl ProxyHandle {
         &self.shared.metrics
     }
 
-    /// Stops accepting, lets in-flight requests finish within `server.shutdown_timeout`,
-    /// then stops the admin listener.
-    pub async fn shutdown(mut self) {
-        self.shared.draining.store(true, Ordering::Relaxed);
-        self.shared.runtime.load().probes.stop_all();
-        self.shared.streams.begin_drain();
-        self.stop.cancel();
-        for worker in self.finished.drain(..) {
-            // An error means the worker thread is already gone: nothing left to wait for.
-            let _ = worker.await;
-        }
-        self.admin_stop.cancel();
-        tracing::info!("shutdown complete");
+    /// Starts a drain as `POST /admin/drain` does (`cause` is logged, e.g. `"SIGTERM"`):
+    /// `/readyz` is unready at once, listeners keep accepting for `server.drain_delay`, then
+    /// drain. Returns false when a drain was already under way (it is not restarted).
+    pub fn start_drain(&self, cause: &'static str) -> bool {
+        self.shared.start_drain(drain::DrainCause::Signal(cause))
+    }
+
+    /// True once a drain has started.
+    pub fn is_draining(&self) -> bool {
+        self.shared.draining.load(Ordering::Relaxed)
+    }
+
+    /// Completes when a drain (however started) has finished: every listener and the admin
+    /// listener stopped.
+    pub async fn drained(&self) {
+        self.shared.drain.done.cancelled().await;
+    }
+
+    /// Drains (unless a drain is already under way, which it waits for): `/readyz` unready,
+    /// `server.drain_delay` of serving as usual, then stops accepting, lets in-flight requests
+    /// finish within `server.shutdown_timeout`, and stops the admin listener.
+    pub async fn shutdown(self) {
+        self.shared.start_drain(drain::DrainCause::Shutdown);
+        self.drained().await;
     }
 }
 

@@ -14,6 +14,7 @@ mod must_fail;
 mod planned;
 mod probe;
 mod rate_limit;
+mod readiness;
 mod scope;
 mod sse;
 mod status_share;
@@ -30,6 +31,7 @@ pub use must_fail::MustFail;
 pub use planned::Planned;
 pub use probe::{ProbeCheck, Verify};
 pub use rate_limit::{RATE_LIMIT_HEADERS, RATE_LIMITED_CODE, RateLimit};
+pub use readiness::Readiness;
 pub use scope::{Aggregate, Window, aggregate, seconds_in};
 pub use sse::Sse;
 pub use status_share::StatusShare;
@@ -105,6 +107,8 @@ pub enum CheckSpec {
     Sse(Sse),
     /// The wrapped check must fail: shows that a gate catches the regression it guards.
     MustFail(MustFail),
+    /// `/readyz` is ready until a drain starts, then unready to the end.
+    Readiness(Readiness),
 }
 
 impl CheckSpec {
@@ -124,6 +128,7 @@ impl CheckSpec {
             CheckSpec::Websocket(c) => c,
             CheckSpec::Sse(c) => c,
             CheckSpec::MustFail(c) => c,
+            CheckSpec::Readiness(c) => c,
         }
     }
 
@@ -151,6 +156,7 @@ impl CheckSpec {
             CheckSpec::Websocket(_) => "websocket",
             CheckSpec::Sse(_) => "sse",
             CheckSpec::MustFail(_) => "must_fail",
+            CheckSpec::Readiness(_) => "readiness",
         }
     }
 
@@ -169,7 +175,8 @@ impl CheckSpec {
             CheckSpec::Probe(_)
             | CheckSpec::Breaker(_)
             | CheckSpec::Tls(_)
-            | CheckSpec::BackendRequests(_) => (None, None),
+            | CheckSpec::BackendRequests(_)
+            | CheckSpec::Readiness(_) => (None, None),
         }
     }
 
@@ -206,6 +213,7 @@ impl CheckSpec {
             CheckSpec::Websocket(c) => c.name.as_deref(),
             CheckSpec::Sse(c) => c.name.as_deref(),
             CheckSpec::MustFail(_) => None,
+            CheckSpec::Readiness(c) => c.name.as_deref().or(Some(c.after.as_str())),
         };
         let mut label = self.kind().to_owned();
         if let Some(name) = name {

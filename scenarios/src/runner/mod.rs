@@ -5,6 +5,7 @@ mod breaker_watch;
 mod load;
 mod probe;
 mod raw_probe;
+mod readyz_watch;
 mod timeline;
 mod topology;
 
@@ -209,6 +210,12 @@ async fn measure(
         .unwrap_or_else(|| "b0".to_owned());
     let baseline_addr = topo.backend_addr(&baseline_id).unwrap_or(proxy_addr);
     let watch = watch_target(suite, &topo);
+    let readyz = topo.admin_addr().filter(|_| {
+        suite
+            .expect
+            .iter()
+            .any(|c| matches!(c, CheckSpec::Readiness(_)))
+    });
     let topo = Arc::new(Mutex::new(topo));
     let progress = config.progress.clone();
     let result = drive(
@@ -216,7 +223,7 @@ async fn measure(
         &topo,
         &targets,
         baseline_addr,
-        watch,
+        (watch, readyz),
         &progress,
         &mut data,
     )
@@ -290,7 +297,7 @@ async fn drive(
     topo: &Arc<Mutex<Topology>>,
     targets: &Targets,
     baseline_addr: std::net::SocketAddr,
-    watch: Option<breaker_watch::Target>,
+    (watch, readyz): (Option<breaker_watch::Target>, Option<SocketAddr>),
     progress: &Progress,
     data: &mut RunData,
 ) -> Result<(), String> {
@@ -343,6 +350,8 @@ async fn drive(
         + WATCH_SLACK;
     let watcher =
         watch.map(|target| tokio::spawn(breaker_watch::run(target, t0, limit, cancel.clone())));
+    let readyz_watcher =
+        readyz.map(|admin| tokio::spawn(readyz_watch::run(admin, t0, limit, cancel.clone())));
     let mut failure = None;
     for phase in &suite.load.phases {
         progress.stage(&format!("{}: phase {}", suite.name, phase.name));
@@ -376,6 +385,9 @@ async fn drive(
     data.actions = timeline.await.unwrap_or_default();
     if let Some(watcher) = watcher {
         data.breaker_states = watcher.await.unwrap_or_default();
+    }
+    if let Some(watcher) = readyz_watcher {
+        data.readyz = watcher.await.unwrap_or_default();
     }
     if let Some(e) = failure {
         return Err(e);

@@ -79,6 +79,18 @@ async fn apply(
             }
             AddToxic::Down { link } => topo.set_link_up(&link, false).await,
         },
+        Action::Drain => {
+            let answer = topo.drain().await.map_err(|e| (None, e.to_string()))?;
+            let detail = Some(format!("HTTP {} {}", answer.status, answer.body.trim()));
+            return if answer.status == 202 {
+                Ok(detail)
+            } else {
+                Err((
+                    detail,
+                    "the proxy did not accept the drain (expected 202)".to_owned(),
+                ))
+            };
+        }
         Action::RemoveToxic(v) => {
             let (link, name) = chaos_links::parse_remove(v).map_err(|e| (None, e))?;
             if name == chaos_links::DOWN {

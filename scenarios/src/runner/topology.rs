@@ -409,6 +409,25 @@ impl Topology {
         Ok(ReloadAnswer { status, body })
     }
 
+    /// `POST /admin/drain`: starts the proxy's drain.
+    pub async fn drain(&self) -> Result<ReloadAnswer, TopologyError> {
+        let admin = self.admin_addr().ok_or_else(|| {
+            TopologyError::Action("drain needs `admin` in the proxy config".to_owned())
+        })?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| TopologyError::Action(format!("http client: {e}")))?;
+        let resp = client
+            .post(format!("http://{admin}/admin/drain"))
+            .send()
+            .await
+            .map_err(|e| TopologyError::Action(format!("POST /admin/drain: {e}")))?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        Ok(ReloadAnswer { status, body })
+    }
+
     /// Stops the proxy, then every backend.
     pub async fn shutdown(mut self) {
         if let Some(p) = self.proxy.take() {

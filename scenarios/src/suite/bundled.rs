@@ -1,7 +1,7 @@
 //! The suites shipped in `scenarios/suites/`, embedded so the binary runs from any directory.
 
 /// `(name, YAML)` of every bundled suite, in run order.
-pub const BUNDLED: [(&str, &str); 15] = [
+pub const BUNDLED: [(&str, &str); 16] = [
     ("basic", include_str!("../../suites/basic.yaml")),
     ("round-robin", include_str!("../../suites/round-robin.yaml")),
     (
@@ -28,6 +28,7 @@ pub const BUNDLED: [(&str, &str); 15] = [
     ("websocket", include_str!("../../suites/websocket.yaml")),
     ("sse", include_str!("../../suites/sse.yaml")),
     ("chaos", include_str!("../../suites/chaos.yaml")),
+    ("readiness", include_str!("../../suites/readiness.yaml")),
     ("performance", include_str!("../../suites/performance.yaml")),
 ];
 

@@ -246,6 +246,9 @@ pub struct RawTimedAction {
     /// Remove a toxic from a chaos link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_toxic: Option<serde_json::Value>,
+    /// `drain: true`: `POST /admin/drain` (the proxy must answer 202).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drain: bool,
 }
 
 /// Arguments of `set_behavior`.
@@ -280,9 +283,12 @@ impl TryFrom<RawTimedAction> for TimedAction {
         }));
         actions.extend(raw.add_toxic.map(Action::AddToxic));
         actions.extend(raw.remove_toxic.map(Action::RemoveToxic));
+        if raw.drain {
+            actions.push(Action::Drain);
+        }
         if actions.len() != 1 {
             return Err(format!(
-                "a timeline entry needs exactly one of set_behavior, kill, restart, reload, add_toxic, remove_toxic; found {}",
+                "a timeline entry needs exactly one of set_behavior, kill, restart, reload, add_toxic, remove_toxic, drain; found {}",
                 actions.len()
             ));
         }
@@ -319,6 +325,7 @@ impl From<TimedAction> for RawTimedAction {
             }
             Action::AddToxic(v) => raw.add_toxic = Some(v),
             Action::RemoveToxic(v) => raw.remove_toxic = Some(v),
+            Action::Drain => raw.drain = true,
         }
         raw
     }
@@ -351,6 +358,8 @@ pub enum Action {
     AddToxic(serde_json::Value),
     /// Remove a toxic from a chaos link: `{ link, name }`; `name: down` enables it again.
     RemoveToxic(serde_json::Value),
+    /// Start the proxy's drain with `POST /admin/drain`.
+    Drain,
 }
 
 impl Action {
@@ -370,6 +379,7 @@ impl Action {
             } => "reload (expect refused)".to_owned(),
             Action::AddToxic(v) => format!("add_toxic {}", super::chaos::label(v, "type")),
             Action::RemoveToxic(v) => format!("remove_toxic {}", super::chaos::label(v, "name")),
+            Action::Drain => "drain".to_owned(),
         }
     }
 }

@@ -137,6 +137,17 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
                 .into(),
         ));
     }
+    let drains = suite
+        .timeline
+        .iter()
+        .any(|a| matches!(a.action, Action::Drain));
+    if drains && proxy_admin(&text, &dummy).is_none() {
+        return Err(err(
+            "proxy.config",
+            "a timeline drain goes through `POST /admin/drain`; add `admin: { bind: \"127.0.0.1:0\" }`"
+                .into(),
+        ));
+    }
     let actions = suite.action_names();
     let mut seen = HashSet::new();
     for (i, (a, name)) in suite.timeline.iter().zip(&actions).enumerate() {
@@ -204,6 +215,13 @@ pub fn validate(suite: &Suite, file: &str, dir: &Path) -> Result<(), SuiteError>
         let at = format!("expect[{i}].{}", c.kind());
         validate_check(c, suite, &actions, &probes, &ids).map_err(|e| err(&at, e))?;
         security::check(c, suite, &listeners, &probes, &ids).map_err(|e| err(&at, e))?;
+        if matches!(c, CheckSpec::Readiness(_)) && !has_admin {
+            return Err(err(
+                &at,
+                "readiness checks sample `GET /readyz` while the load runs; add `admin: { bind: \"127.0.0.1:0\" }` to the proxy config"
+                    .into(),
+            ));
+        }
         if let CheckSpec::Breaker(b) = c {
             if !has_admin {
                 return Err(err(
@@ -455,6 +473,7 @@ fn validate_check(
                 .collect();
             b.validate(&timed, ids)?;
         }
+        CheckSpec::Readiness(r) => r.validate(actions)?,
         CheckSpec::Probe(p) if !probes.contains(p.probe.as_str()) => {
             return Err(format!("probe: no probe `{}` in `probes`", p.probe));
         }

@@ -160,13 +160,13 @@ async fn ports_probes_pre_stop_and_grace_period_match_the_proxy() {
         pre_stop,
         ["rampart", "drain", "--admin", admin_addr.as_str()]
     );
-    if support::rampart_subcommands().contains("drain") {
-        let args: Vec<String> = pre_stop[2..].iter().map(|s| (*s).to_owned()).collect();
-        let unknown = support::unknown_flags("rampart", &["drain"], &args);
-        assert!(unknown.is_empty(), "rampart drain has no {unknown:?}");
-    } else {
-        eprintln!("this rampart has no `drain` subcommand yet: its flags were not checked");
-    }
+    assert!(
+        support::rampart_subcommands().contains("drain"),
+        "rampart has no `drain` subcommand for the preStop hook"
+    );
+    let args: Vec<String> = pre_stop[2..].iter().map(|s| (*s).to_owned()).collect();
+    let unknown = support::unknown_flags("rampart", &["drain"], &args);
+    assert!(unknown.is_empty(), "rampart drain has no {unknown:?}");
 
     let (drain, keys) = support::drain_seconds(&facts.effective);
     let grace = pod["terminationGracePeriodSeconds"]
