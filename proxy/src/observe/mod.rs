@@ -10,8 +10,7 @@ pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};
 pub use backends::{BackendSample, BackendSource, BreakerSample};
 pub use metrics::{
     IpDeniedLabels, Metrics, ReloadLabels, RequestLabels, RequestTotals, RouteLabels,
-    StoreFallbackLabels,
-    UpstreamErrorLabels,
+    StoreFallbackLabels, UpstreamErrorLabels,
 };
 pub use streams::{
     SseFailoverLabels, StreamMetrics, StreamRouteLabels, WsCloseLabels, WsMessageLabels,
