@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+pub mod chromium;
 pub mod harness;
 pub mod payload;
 pub mod prom;

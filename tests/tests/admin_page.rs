@@ -9,19 +9,7 @@ use std::path::PathBuf;
 use tests::harness::{self, DEADLINE, within};
 
 fn chromium() -> Option<PathBuf> {
-    let candidates = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser"].map(PathBuf::from));
-    let found = candidates.into_iter().find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("SCENARIOS_REQUIRE_CHROMIUM").is_none(),
-            "SCENARIOS_REQUIRE_CHROMIUM is set but chromium is not installed"
-        );
-        eprintln!("chromium not installed: admin page test skipped");
-    }
-    found
+    tests::chromium::find("admin page test")
 }
 
 async fn proxy_with_a_forced_open_breaker() -> (MockFleet, proxy::ProxyHandle, String) {

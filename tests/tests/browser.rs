@@ -37,19 +37,7 @@ ws.onerror = () => { out.ws = "error"; };
 </script></body></html>"#;
 
 fn chromium() -> Option<PathBuf> {
-    let candidates = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(["/usr/bin/chromium", "/usr/bin/chromium-browser"].map(PathBuf::from));
-    let found = candidates.into_iter().find(|p| p.is_file());
-    if found.is_none() {
-        assert!(
-            std::env::var_os("SCENARIOS_REQUIRE_CHROMIUM").is_none(),
-            "SCENARIOS_REQUIRE_CHROMIUM is set but chromium is not installed"
-        );
-        eprintln!("chromium not installed: browser test skipped");
-    }
-    found
+    tests::chromium::find("browser test")
 }
 
 /// Serves the page at any path but `/report`, whose POST body goes to the returned channel.
