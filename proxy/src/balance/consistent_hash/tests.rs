@@ -64,7 +64,11 @@ proptest! {
         let less = ConsistentHash::new(&config(Strategy::ConsistentHash, Some(HashKey::Path), &fewer));
         let before = picks(&full, &pool_of(&list), &|_| true);
         let after = picks(&less, &pool_of(&fewer), &|_| true);
-        let limit = KEYS / n + KEYS / 50;
+        // Rebuilding a Maglev table is not minimally disruptive: the survivors' fill race
+        // changes too. Over 2,100 random pools the extra was at most 1.1x the removed share,
+        // but two backends whose permutations share a skip (p = 1/65,536 per pair; ports 56777
+        // and 1399 here) move about 1.35x, so the bound is 1.5x.
+        let limit = KEYS * 3 / (2 * n) + KEYS / 50;
         prop_assert!(moved(&before, &after) <= limit, "{} > {}", moved(&before, &after), limit);
         let rebuilt = ConsistentHash::new(&config(Strategy::ConsistentHash, Some(HashKey::Path), &list));
         prop_assert_eq!(moved(&before, &picks(&rebuilt, &pool_of(&list), &|_| true)), 0);
@@ -170,4 +174,33 @@ fn a_missing_key_falls_back_to_random() {
         seen[ch.pick(&pool, &|_| true, &ctx_path("/")).unwrap()] = true;
     }
     assert_eq!(seen, [true; 4]);
+}
+
+#[test]
+fn two_backends_with_one_skip_still_move_less_than_one_and_a_half_shares() {
+    // 10.1.2.3:56777 and 10.1.2.3:1399 hash to the same Maglev skip (38505), the worst case
+    // for a rebuild: CI once drew this pool.
+    let list = addresses(&[1454, 56777, 57702, 1399, 13817]);
+    let full = ConsistentHash::new(&config(
+        Strategy::ConsistentHash,
+        Some(HashKey::Path),
+        &list,
+    ));
+    let before = picks(&full, &pool_of(&list), &|_| true);
+    for out in 0..list.len() {
+        let mut fewer = list.clone();
+        fewer.remove(out);
+        let less = ConsistentHash::new(&config(
+            Strategy::ConsistentHash,
+            Some(HashKey::Path),
+            &fewer,
+        ));
+        let after = picks(&less, &pool_of(&fewer), &|_| true);
+        let share = before.iter().filter(|a| **a == list[out].0).count();
+        let moved = moved(&before, &after);
+        assert!(
+            moved >= share && moved <= share * 3 / 2,
+            "{moved} moved for a share of {share}"
+        );
+    }
 }
