@@ -43,6 +43,8 @@ fn config(strategy: Strategy, n: usize) -> UpstreamConfig {
         },
         max_idle_per_backend: 1,
         pool_idle_timeout: Duration::from_secs(1),
+        max_connections_per_backend: 0,
+        queue_timeout: Duration::from_secs(1),
         limits: Default::default(),
         health_check: None,
         hash_key: (strategy == Strategy::ConsistentHash).then_some(HashKey::Path),

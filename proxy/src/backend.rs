@@ -6,9 +6,11 @@
 pub mod clock;
 mod ewma;
 mod health;
+mod slots;
 
 pub use ewma::PeakEwma;
 pub use health::{Health, Unhealthy};
+pub use slots::{QueueTimeout, Slot, Slots};
 
 use crate::config::{EwmaConfig, FailureKind};
 use http::uri::Authority;
@@ -39,6 +41,8 @@ pub struct Backend {
     pub websockets: AtomicUsize,
     /// SSE streams open from this backend.
     pub sse_streams: AtomicUsize,
+    /// Connection slots under `pool.max_connections`.
+    pub slots: Slots,
 }
 
 impl Backend {
@@ -55,16 +59,23 @@ impl Backend {
             health: Health::default(),
             websockets: AtomicUsize::new(0),
             sse_streams: AtomicUsize::new(0),
+            slots: Slots::default(),
         }
     }
 
     /// Marks a request as started; the guard marks it finished when dropped.
     pub fn start(self: &Arc<Self>) -> InFlight {
+        self.start_in(Slot::unlimited())
+    }
+
+    /// Marks a request as started in `slot` (from [`Slots::take`]), held as long as the guard.
+    pub fn start_in(self: &Arc<Self>, slot: Slot) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.requests.fetch_add(1, Ordering::Relaxed);
         InFlight {
             backend: Arc::clone(self),
             started: Instant::now(),
+            _slot: slot,
         }
     }
 }
@@ -74,6 +85,7 @@ impl Backend {
 pub struct InFlight {
     backend: Arc<Backend>,
     started: Instant,
+    _slot: Slot,
 }
 
 impl InFlight {

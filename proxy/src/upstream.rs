@@ -70,13 +70,15 @@ impl Upstream {
                         .iter()
                         .find(|old| old.address == b.address && old.weight == b.weight)
                 });
-                match kept {
+                let backend = match kept {
                     Some(old) => {
                         old.ewma.configure(&config.ewma);
                         Arc::clone(old)
                     }
                     None => Arc::new(Backend::new(b.address.clone(), b.weight, &config.ewma)),
-                }
+                };
+                backend.slots.configure(config.max_connections_per_backend);
+                backend
             })
             .collect();
         // An unchanged strategy over the same backends keeps its state (e.g. the round-robin

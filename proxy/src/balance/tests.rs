@@ -58,6 +58,8 @@ pub(super) fn config(
         },
         max_idle_per_backend: 1,
         pool_idle_timeout: Duration::from_secs(1),
+        max_connections_per_backend: 0,
+        queue_timeout: Duration::from_secs(1),
         limits: Default::default(),
         health_check: None,
         hash_key,

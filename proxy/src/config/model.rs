@@ -59,6 +59,10 @@ pub struct UpstreamConfig {
     pub max_idle_per_backend: usize,
     /// How long an idle pooled connection lives.
     pub pool_idle_timeout: Duration,
+    /// Requests in flight per backend (across workers) before more wait; 0 = no limit.
+    pub max_connections_per_backend: usize,
+    /// How long a request waits for a connection slot before a 503 `upstream_queue_timeout`.
+    pub queue_timeout: Duration,
     /// Bounds on a backend's response head.
     pub limits: UpstreamLimits,
     /// The active health check, if configured.

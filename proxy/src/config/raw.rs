@@ -245,6 +245,12 @@ pub struct RawPool {
     /// How long an idle pooled connection is kept.
     #[serde(default = "pool_idle_default")]
     pub idle_timeout: Dur,
+    /// Requests in flight (connections busy) per backend, across workers; 0 = no limit.
+    #[serde(default)]
+    pub max_connections: usize,
+    /// How long a request waits for one of `max_connections` before a 503.
+    #[serde(default = "queue_timeout_default")]
+    pub queue_timeout: Dur,
 }
 
 impl Default for RawPool {
@@ -252,6 +258,8 @@ impl Default for RawPool {
         Self {
             max_idle_per_backend: max_idle_default(),
             idle_timeout: pool_idle_default(),
+            max_connections: 0,
+            queue_timeout: queue_timeout_default(),
         }
     }
 }
@@ -463,6 +471,9 @@ fn max_idle_default() -> usize {
 /// connections after 5 s), so the proxy drops a pooled connection before the backend does.
 fn pool_idle_default() -> Dur {
     Dur(Duration::from_secs(4))
+}
+fn queue_timeout_default() -> Dur {
+    Dur(Duration::from_secs(1))
 }
 fn max_headers_default() -> usize {
     100

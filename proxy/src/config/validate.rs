@@ -254,6 +254,12 @@ fn upstream(name: &str, u: &RawUpstream, issues: &mut Issues) -> UpstreamConfig 
         timeouts,
         max_idle_per_backend: u.pool.max_idle_per_backend,
         pool_idle_timeout: u.pool.idle_timeout.0,
+        max_connections_per_backend: u.pool.max_connections,
+        queue_timeout: positive(
+            u.pool.queue_timeout.0,
+            &format!("{path}.pool.queue_timeout"),
+            issues,
+        ),
         limits: UpstreamLimits {
             max_response_headers: u.limits.max_response_headers,
             max_response_head_bytes: usize::try_from(u.limits.max_response_head_bytes.0)

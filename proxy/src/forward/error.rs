@@ -65,6 +65,13 @@ pub enum ProxyError {
     /// The request head is over `server.max_header_bytes` or `server.max_request_headers`.
     #[error("request head too large")]
     RequestHeadTooLarge,
+    /// Every one of the backend's `pool.max_connections` slots stayed busy for
+    /// `pool.queue_timeout`.
+    #[error("the backend is at its connection limit; retry later")]
+    QueueTimeout,
+    /// The proxy itself is out of sockets (file descriptors): not the backend's fault.
+    #[error("the proxy has no file descriptors left for a backend connection")]
+    OutOfSockets,
     /// The route's `websocket.max_connections` WebSockets are open.
     #[error("too many WebSockets open on this route")]
     WebsocketLimit,
@@ -86,6 +93,12 @@ impl ProxyError {
                 }
                 if s.to_string().contains("timed out") {
                     return ProxyError::ConnectTimeout;
+                }
+                // EMFILE / ENFILE: this process (or the host) is out of descriptors.
+                if let Some(io) = s.downcast_ref::<std::io::Error>()
+                    && matches!(io.raw_os_error(), Some(23 | 24))
+                {
+                    return ProxyError::OutOfSockets;
                 }
                 source = s.source();
             }
@@ -117,7 +130,9 @@ impl ProxyError {
             ProxyError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::RequestHeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ProxyError::WebsocketLimit => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::WebsocketLimit | ProxyError::QueueTimeout | ProxyError::OutOfSockets => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ProxyError::UpgradeFailed(_) => StatusCode::BAD_GATEWAY,
         }
     }
@@ -144,6 +159,8 @@ impl ProxyError {
             ProxyError::RequestTimeout => "request_timeout",
             ProxyError::RequestHeadTooLarge => "header_too_large",
             ProxyError::WebsocketLimit => "websocket_limit",
+            ProxyError::QueueTimeout => "upstream_queue_timeout",
+            ProxyError::OutOfSockets => "out_of_sockets",
             ProxyError::UpgradeFailed(_) => "upgrade_failed",
         }
     }

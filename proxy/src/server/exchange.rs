@@ -162,6 +162,11 @@ pub(crate) async fn forward<'a>(
                 unsent: Box::new(unsent),
             });
         };
+        // `pool.max_connections`: wait for a slot before taking a breaker permit, so a queued
+        // request never holds a half-open probe. A timeout is the proxy's limit, not a failure.
+        let Ok(slot) = backend.slots.take(upstream.config().queue_timeout).await else {
+            return Err(NotForwarded::Failed(ProxyError::QueueTimeout));
+        };
         let guard = match upstream.breaker(index) {
             Some(cb) => match cb.acquire_guarded(now) {
                 Ok(g) => Some(g),
@@ -201,7 +206,7 @@ pub(crate) async fn forward<'a>(
             }
             (None, None) => empty_body(),
         };
-        record.backend = Some(backend.start());
+        record.backend = Some(backend.start_in(slot));
         let clients = upstream.client(worker);
         let sent = forward::send(
             &clients.pooled,
