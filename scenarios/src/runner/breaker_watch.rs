@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::sampling::sample_every;
+
 /// How often the admin API is sampled.
 const PERIOD: Duration = Duration::from_millis(50);
 /// Timeout of each admin request.
@@ -45,21 +47,20 @@ pub(super) async fn run(
         return Timelines::new();
     };
     let mut recorder = Recorder::default();
-    let mut tick = tokio::time::interval(PERIOD);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    while t0.elapsed() < limit {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = cancel.cancelled() => break,
-        }
-        let sampled = tokio::select! {
-            s = sample(&client, &target) => s,
-            _ = cancel.cancelled() => break,
-        };
-        if let Some((states, half_opens)) = sampled {
-            recorder.observe(t0.elapsed().as_secs_f64(), &states, &half_opens);
-        }
-    }
+    let (client, target) = (&client, &target);
+    sample_every(
+        PERIOD,
+        t0,
+        limit,
+        &cancel,
+        || sample(client, target),
+        |t, sampled| {
+            if let Some((states, half_opens)) = sampled {
+                recorder.observe(t, &states, &half_opens);
+            }
+        },
+    )
+    .await;
     recorder.states
 }
 

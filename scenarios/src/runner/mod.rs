@@ -6,6 +6,7 @@ mod load;
 mod probe;
 mod raw_probe;
 mod readyz_watch;
+mod sampling;
 mod timeline;
 mod topology;
 

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::sampling::sample_every;
+
 /// How often `/readyz` is sampled.
 const PERIOD: Duration = Duration::from_millis(50);
 /// Timeout of each request.
@@ -27,19 +29,22 @@ pub(super) async fn run(
         return Vec::new();
     };
     let url = format!("http://{admin}/readyz");
+    let (client, url) = (&client, &url);
     let mut samples = Vec::new();
-    let mut tick = tokio::time::interval(PERIOD);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    while t0.elapsed() < limit {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = cancel.cancelled() => break,
-        }
-        let status = tokio::select! {
-            r = client.get(&url).send() => r.map_or(0, |r| r.status().as_u16()),
-            _ = cancel.cancelled() => break,
-        };
-        samples.push((t0.elapsed().as_secs_f64(), status));
-    }
+    sample_every(
+        PERIOD,
+        t0,
+        limit,
+        &cancel,
+        || async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .map_or(0, |r| r.status().as_u16())
+        },
+        |t, status| samples.push((t, status)),
+    )
+    .await;
     samples
 }
