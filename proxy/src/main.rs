@@ -1,5 +1,8 @@
 //! `rampart`: parse arguments, load config, run the proxy, map errors to exit codes.
 
+// One FFI call is allowed, in `trim` (glibc's `malloc_trim`); nothing else may be unsafe.
+#![deny(unsafe_code)]
+
 use clap::{Parser, ValueEnum};
 use proxy::config::{self, ConfigSource, LogFormat};
 use proxy::{Proxy, StartError};
@@ -222,10 +225,48 @@ async fn run(config: proxy::Config, source: ConfigSource) -> ExitCode {
             }
         }
         () = handle.drained() => {}
+        () = trim::after_closes(&handle) => {}
     }
     handle.shutdown().await;
     drop(signals);
     ExitCode::SUCCESS
+}
+
+/// Gives the heap freed by closed connections back to the system: glibc malloc keeps it in
+/// its arenas, so RSS would otherwise stay at its peak after a burst of connections.
+mod trim {
+    use proxy::ProxyHandle;
+    use std::time::Duration;
+
+    /// Connections that must have ended since the last trim before another one.
+    const CLOSED: u64 = 64;
+
+    /// Checks once a second; never returns.
+    pub(crate) async fn after_closes(handle: &ProxyHandle) {
+        let mut ticks = tokio::time::interval(Duration::from_secs(1));
+        let mut trimmed_at = handle.metrics().connections_ended();
+        loop {
+            ticks.tick().await;
+            let ended = handle.metrics().connections_ended();
+            if ended.saturating_sub(trimmed_at) >= CLOSED {
+                trimmed_at = ended;
+                release_free_memory();
+            }
+        }
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    fn release_free_memory() {
+        // SAFETY: `malloc_trim` only walks glibc's own arenas under their locks; it takes no
+        // pointer from us and is safe to call from any thread at any time.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    fn release_free_memory() {}
 }
 
 mod signals {

@@ -49,6 +49,8 @@ pub struct Metrics {
     pub duration: Family<RouteLabels, Histogram>,
     /// Requests in flight.
     pub in_flight: Gauge,
+    /// Idle HTTP/1 client connections parked outside hyper (holding only their socket).
+    pub parked: Gauge,
     /// Upstream failures by upstream and kind.
     pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
     /// Config reloads by result.
@@ -74,6 +76,8 @@ pub struct Metrics {
     pub store_up: Family<RouteLabels, Gauge>,
     /// The sampled log of rejections.
     pub reject_log: crate::security::RejectLog,
+    /// Client connections ended so far (not exported: the binary's allocator trim reads it).
+    ended: std::sync::atomic::AtomicU64,
     /// WebSockets and SSE streams.
     pub streams: super::streams::StreamMetrics,
     /// Plain totals for the admin page's rates (`/admin/summary`), not exported.
@@ -176,6 +180,12 @@ impl Metrics {
             "Requests currently in flight",
             in_flight.clone(),
         );
+        let parked = Gauge::default();
+        registry.register(
+            "parked_connections",
+            "Idle HTTP/1 client connections parked outside hyper between requests",
+            parked.clone(),
+        );
         let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
         registry.register(
             "upstream_errors",
@@ -251,6 +261,7 @@ impl Metrics {
             requests,
             duration,
             in_flight,
+            parked,
             upstream_errors,
             reloads,
             stale_retries,
@@ -263,6 +274,7 @@ impl Metrics {
             store_fallbacks,
             store_up,
             reject_log: crate::security::RejectLog::default(),
+            ended: std::sync::atomic::AtomicU64::new(0),
             streams,
             totals: RequestTotals::default(),
             backends,
@@ -314,6 +326,17 @@ impl Metrics {
     pub fn rejected(&self, reason: &'static str, client: std::net::IpAddr, detail: &str) {
         self.rejected.get_or_create(&ReasonLabels { reason }).inc();
         self.reject_log.log(reason, client, detail);
+    }
+
+    /// Counts a client connection that ended.
+    pub fn connection_ended(&self) {
+        self.ended
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Client connections ended since the proxy started.
+    pub fn connections_ended(&self) -> u64 {
+        self.ended.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Counts a reload attempt.

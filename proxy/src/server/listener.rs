@@ -1,21 +1,17 @@
-//! Accept loops: HTTP/1.1 and h2c on one port, or TLS with ALPN; every connection watched for
-//! graceful drain.
+//! Accept loops: HTTP/1.1 and h2c on one port, or TLS with ALPN; on stop, the drain of the
+//! listener's connections.
 
 use super::Shared;
-use super::handler::{self, ConnInfo};
+use super::handler::ConnInfo;
+use super::serve::{Context, Ended, serve_plain, serve_tls};
 use crate::security;
-use crate::security::framing::{HeadLimits, Validated, Verdict};
-use crate::security::tls::PeerSubject;
-use http::Request;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use crate::security::framing::HeadLimits;
+use crate::security::tls::Termination;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -60,7 +56,6 @@ pub(crate) async fn run(
         h2: plain.clone().http2_only(),
         plain,
     });
-    let graceful = GracefulShutdown::new();
     let mut conns = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -91,82 +86,49 @@ pub(crate) async fn run(
             Err(security::Refused) => continue,
         };
         let _ = stream.set_nodelay(true);
-        let mut info = ConnInfo {
-            client,
-            listener: index,
-            proto: "http",
-            worker,
+        let cx = Context {
+            info: ConnInfo {
+                client,
+                listener: index,
+                proto: "http",
+                worker,
+            },
+            shared: Arc::clone(&shared),
+            limits,
+            header_read: server.header_read_timeout,
+            stop: stop.clone(),
         };
-        let conn_shared = Arc::clone(&shared);
         let builders = Arc::clone(&builders);
-        let watcher = graceful.watcher();
         // The TLS settings of the generation current at accept; a reload changes them for
         // new connections only.
         let tls = shared.runtime.load().tls.get(index).cloned().flatten();
         conns.spawn(async move {
             let _slot = guard;
-            let metrics = Arc::clone(&conn_shared.metrics);
-            let result = match tls {
-                None => {
-                    serve(
-                        &builders.plain,
-                        stream,
-                        info,
-                        conn_shared,
-                        None,
-                        limits,
-                        watcher,
-                    )
-                    .await
-                }
-                Some(tls) => match tls.accept(stream).await {
-                    Ok(accepted) => {
-                        info.proto = "https";
-                        let builder = if accepted.h2 {
-                            &builders.h2
-                        } else {
-                            &builders.h1
-                        };
-                        let subject = accepted.subject;
-                        serve(
-                            builder,
-                            accepted.stream,
-                            info,
-                            conn_shared,
-                            subject,
-                            limits,
-                            watcher,
-                        )
-                        .await
-                    }
-                    Err(detail) => {
-                        conn_shared
-                            .metrics
-                            .rejected("tls_handshake", client.ip(), &detail);
-                        return;
-                    }
-                },
+            let metrics = Arc::clone(&cx.shared.metrics);
+            let ended = match tls {
+                None => serve_plain(&builders.plain, stream, cx).await,
+                // Boxed: the handshake's state must not size every plain connection's task.
+                Some(tls) => Box::pin(handshake_and_serve(&builders, tls, stream, cx)).await,
             };
-            if let Err(e) = result {
-                if let Some(h) = e.downcast_ref::<hyper::Error>()
-                    && h.is_timeout()
-                {
-                    metrics.rejected(
-                        "header_timeout",
-                        client.ip(),
-                        "request head not received in time",
-                    );
+            metrics.connection_ended();
+            match ended {
+                Ended::Closed => {}
+                Ended::HeadTimeout => metrics.rejected(
+                    "header_timeout",
+                    client.ip(),
+                    "request head not received in time",
+                ),
+                Ended::Failed(e) => {
+                    tracing::debug!(%client, error = %e, "connection ended with an error");
                 }
-                tracing::debug!(%client, error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
+    // `stop` has fired: idle and parked connections close, busy ones finish their response.
     let open = conns.len();
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let drained = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(drain, drained).await.is_err() {
         tracing::warn!(
             open,
             "drain deadline passed; closing the remaining connections"
@@ -185,45 +147,28 @@ pub(crate) async fn run(
     }
 }
 
-/// Serves HTTP on one (plain or decrypted) connection, watched for graceful drain; requests
-/// of a connection with a verified client certificate carry its subject.
-async fn serve<I>(
-    builder: &auto::Builder<TokioExecutor>,
-    io: I,
-    info: ConnInfo,
-    shared: Arc<Shared>,
-    subject: Option<Arc<str>>,
-    limits: HeadLimits,
-    watcher: Watcher,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let verdict = Arc::new(Verdict::default());
-    // HTTP/1 framing validator between the stream and hyper (it steps aside for h2).
-    let io = Validated::new(
-        io,
-        limits,
-        Arc::clone(&verdict),
-        Arc::clone(&shared.metrics),
-        info.client.ip(),
-    );
-    let service = service_fn(move |mut req: Request<Incoming>| {
-        if let Some(s) = &subject {
-            req.extensions_mut().insert(PeerSubject(Arc::clone(s)));
+/// Completes the TLS handshake, then serves the decrypted stream (h2 or HTTP/1.1 by ALPN).
+async fn handshake_and_serve(
+    builders: &Builders,
+    tls: Termination,
+    stream: TcpStream,
+    mut cx: Context,
+) -> Ended {
+    match tls.accept(stream).await {
+        Ok(accepted) => {
+            cx.info.proto = "https";
+            let builder = if accepted.h2 {
+                &builders.h2
+            } else {
+                &builders.h1
+            };
+            serve_tls(builder, accepted.stream, cx, accepted.subject).await
         }
-        // Boxed per request: hyper's HTTP/1 dispatcher allocates one slot of the service
-        // future's size per connection and keeps it while the connection idles, so an inline
-        // `handle` future (kilobytes) would stay resident on every idle keep-alive connection.
-        Box::pin(handler::handle(
-            req,
-            info,
-            Arc::clone(&shared),
-            Arc::clone(&verdict),
-        ))
-    });
-    let conn = builder
-        .serve_connection_with_upgrades(TokioIo::new(io), service)
-        .into_owned();
-    watcher.watch(conn).await
+        Err(detail) => {
+            cx.shared
+                .metrics
+                .rejected("tls_handshake", cx.info.client.ip(), &detail);
+            Ended::Closed
+        }
+    }
 }

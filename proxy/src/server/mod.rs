@@ -4,7 +4,9 @@ mod drain;
 mod exchange;
 mod handler;
 mod listener;
+mod park;
 mod runtime;
+mod serve;
 mod workers;
 
 pub(crate) use drain::DrainCause;

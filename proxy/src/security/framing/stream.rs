@@ -37,6 +37,18 @@ impl<S> Validated<S> {
             client,
         }
     }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The number of requests read to their end, when nothing of a next one has been read and
+    /// the stream is still HTTP/1 requests (not h2, not upgraded, no violation); else `None`.
+    pub fn between_requests(&self) -> Option<u64> {
+        (self.follower.is_idle() && !self.verdict.stop_requested())
+            .then(|| self.follower.completed())
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Validated<S> {

@@ -1,0 +1,239 @@
+//! Serving one accepted connection: plain (HTTP/1.1, parked between requests when idle, or
+//! h2c) or decrypted TLS; every hyper connection watched for the drain.
+
+use super::Shared;
+use super::handler::{self, ConnInfo};
+use super::park::{Activity, OpenBody, PARK_AFTER, Parkable};
+use crate::forward::ProxyBody;
+use crate::security::framing::{HeadLimits, Validated, Verdict};
+use crate::security::tls::PeerSubject;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulConnection;
+use prometheus_client::metrics::gauge::Gauge;
+use std::convert::Infallible;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+/// The error a connection ends with.
+pub(crate) type ConnError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How a connection ended, for the listener's log and metrics.
+pub(crate) enum Ended {
+    /// Closed normally (client, keep-alive end, drain).
+    Closed,
+    /// No request head within `server.header_read_timeout` (also while parked).
+    HeadTimeout,
+    /// hyper or the stream failed.
+    Failed(ConnError),
+}
+
+impl From<Result<(), ConnError>> for Ended {
+    fn from(r: Result<(), ConnError>) -> Self {
+        match r {
+            Ok(()) => Ended::Closed,
+            Err(e) => match e.downcast_ref::<hyper::Error>() {
+                Some(h) if h.is_timeout() => Ended::HeadTimeout,
+                _ => Ended::Failed(e),
+            },
+        }
+    }
+}
+
+/// What every connection of a listener is served with.
+pub(crate) struct Context {
+    /// The connection's addresses and listener.
+    pub(crate) info: ConnInfo,
+    /// The proxy's shared state.
+    pub(crate) shared: Arc<Shared>,
+    /// The request head limits the framing validator enforces.
+    pub(crate) limits: HeadLimits,
+    /// `server.header_read_timeout`: also the wait for the next head of a keep-alive
+    /// connection, parked or not.
+    pub(crate) header_read: Duration,
+    /// Fired when the listener stops (the drain): idle connections close, busy ones finish.
+    pub(crate) stop: CancellationToken,
+}
+
+/// Serves a plain connection: HTTP/1.1 or h2c. While no request is under way (before the
+/// first, and between keep-alive requests once quiet for [`PARK_AFTER`]) it holds only the
+/// socket, outside hyper.
+pub(crate) async fn serve_plain(
+    builder: &auto::Builder<TokioExecutor>,
+    stream: TcpStream,
+    cx: Context,
+) -> Ended {
+    let verdict = Arc::new(Verdict::default());
+    let mut io = Validated::new(
+        stream,
+        cx.limits,
+        Arc::clone(&verdict),
+        Arc::clone(&cx.shared.metrics),
+        cx.info.client.ip(),
+    );
+    let activity = Arc::new(Activity::default());
+    let mut deadline = Instant::now() + cx.header_read;
+    let mut parked = false;
+    loop {
+        // Parked (or new): nothing is read (a byte arriving wakes it), nothing buffered.
+        let counted = parked.then(|| ParkedGauge::new(&cx.shared.metrics.parked));
+        tokio::select! {
+            biased;
+            () = cx.stop.cancelled() => return Ended::Closed,
+            ready = io.get_ref().readable() => {
+                if let Err(e) = ready {
+                    return Ended::Failed(e.into());
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => return Ended::HeadTimeout,
+        }
+        drop(counted);
+        activity.resume();
+        let slot = Arc::new(Mutex::new(None));
+        let parkable = Parkable::new(io, Arc::clone(&activity), Arc::clone(&slot));
+        // The head deadline runs on from the wait (hyper starts its own timer afresh).
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        let mut builder = builder.clone();
+        builder.http1().header_read_timeout(left);
+        let service = service(&cx, Arc::clone(&verdict), Arc::clone(&activity), None);
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(parkable), service)
+            .into_owned();
+        // Boxed: hyper's connection state is only held while a request may be under way.
+        let (result, quiet_since) = Box::pin(watch(conn, &cx.stop, Some(&activity))).await;
+        let back = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match back {
+            Some(stream) if activity.parked() && result.is_ok() => {
+                io = stream;
+                deadline = quiet_since + cx.header_read;
+                parked = true;
+            }
+            _ => return result.into(),
+        }
+    }
+}
+
+/// Counts a parked connection in `rampart_parked_connections` while it lives.
+struct ParkedGauge<'a>(&'a Gauge);
+
+impl<'a> ParkedGauge<'a> {
+    fn new(gauge: &'a Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for ParkedGauge<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Serves a decrypted TLS connection (HTTP/1.1 or h2 by ALPN) with hyper throughout;
+/// requests carry the verified client certificate's subject, if any.
+pub(crate) async fn serve_tls<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    stream: I,
+    cx: Context,
+    subject: Option<Arc<str>>,
+) -> Ended
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let verdict = Arc::new(Verdict::default());
+    let io = Validated::new(
+        stream,
+        cx.limits,
+        Arc::clone(&verdict),
+        Arc::clone(&cx.shared.metrics),
+        cx.info.client.ip(),
+    );
+    let activity = Arc::new(Activity::default());
+    let service = service(&cx, verdict, activity, subject);
+    let conn = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .into_owned();
+    watch(conn, &cx.stop, None).await.0.into()
+}
+
+/// The service of one hyper connection: each request boxed into the handler, its response
+/// counted open until hyper drops its body.
+fn service(
+    cx: &Context,
+    verdict: Arc<Verdict>,
+    activity: Arc<Activity>,
+    subject: Option<Arc<str>>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<OpenBody<ProxyBody>>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<OpenBody<ProxyBody>>, Infallible>> + Send + 'static,
+> + Clone
++ Send
++ 'static {
+    let info = cx.info;
+    let shared = Arc::clone(&cx.shared);
+    service_fn(move |mut req: Request<Incoming>| {
+        if let Some(s) = &subject {
+            req.extensions_mut().insert(PeerSubject(Arc::clone(s)));
+        }
+        let open = activity.call();
+        // Boxed per request: hyper's HTTP/1 dispatcher allocates one slot of the service
+        // future's size per connection and keeps it while the connection idles, so an inline
+        // `handle` future (kilobytes) would stay resident on every idle keep-alive connection.
+        let handling = Box::pin(handler::handle(
+            req,
+            info,
+            Arc::clone(&shared),
+            Arc::clone(&verdict),
+        ));
+        async move {
+            let response = handling.await?;
+            Ok(response.map(|body| OpenBody::new(body, open)))
+        }
+    })
+}
+
+/// Drives one hyper connection until it ends: a graceful shutdown when `stop` fires, and
+/// (with `activity`) a park request each tick the connection was quiet. Returns how it ended
+/// and the start of the tick it was last seen active in.
+async fn watch<C>(
+    conn: C,
+    stop: &CancellationToken,
+    activity: Option<&Activity>,
+) -> (Result<(), ConnError>, Instant)
+where
+    C: GracefulConnection<Error = ConnError>,
+{
+    let mut conn = pin!(conn);
+    let mut cancelled = pin!(stop.cancelled());
+    let mut draining = false;
+    let mut quiet_since = Instant::now();
+    let mut ticks = tokio::time::interval_at(quiet_since + PARK_AFTER, PARK_AFTER);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            result = conn.as_mut() => return (result, quiet_since),
+            () = &mut cancelled, if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            now = ticks.tick(), if !draining && activity.is_some() => {
+                if activity.is_some_and(Activity::tick) {
+                    quiet_since = now;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Idle HTTP/1.1 keep-alive connections parked outside hyper (`rampart_parked_connections`):
+//! the next request on a parked connection is answered on it, pipelined requests are all
+//! answered in order, the drain closes a parked connection at once, and the head deadline
+//! (`server.header_read_timeout`) closes one that stays idle.
+
+use tests::harness::{self, admin_url, config_with, eventually, upstream_yaml, within};
+use tests::prom;
+use tests::raw::{RawBackend, RawClient, Reply, ok_response};
+
+/// A backend that answers each request with its path as the body.
+async fn echo_path() -> RawBackend {
+    RawBackend::start(|r| {
+        let path = r.head.split_whitespace().nth(1).unwrap_or("").to_owned();
+        Reply::Send(ok_response(&path))
+    })
+    .await
+}
+
+fn config(backend: &RawBackend, server: &str) -> String {
+    config_with(
+        &upstream_yaml("api", &[backend.addr()], ""),
+        "  - { match: { path_prefix: / }, upstream: api }\n",
+        server,
+    )
+}
+
+/// Waits until `rampart_parked_connections` reads `want`.
+async fn parked(proxy: &proxy::ProxyHandle, want: f64) {
+    let url = format!("{}/metrics", admin_url(proxy));
+    eventually(&format!("{want} parked connection(s)"), || async {
+        let text = reqwest::get(&url).await.ok()?.text().await.ok()?;
+        let samples = prom::parse(&text).ok()?;
+        let n = prom::value(&samples, "rampart_parked_connections", &[])?;
+        (n == want).then_some(())
+    })
+    .await;
+}
+
+async fn get(client: &mut RawClient, path: &str) -> String {
+    client
+        .send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+        .await;
+    let resp = within("response", client.read_response())
+        .await
+        .expect("a response");
+    assert_eq!(resp.status(), 200, "{}", resp.head);
+    String::from_utf8_lossy(&resp.body).into_owned()
+}
+
+#[tokio::test]
+async fn a_parked_connection_answers_its_next_request_on_the_same_connection() {
+    let backend = echo_path().await;
+    let proxy = harness::start(&config(&backend, "")).await;
+    let mut client = RawClient::connect(proxy.first_addr()).await;
+    assert_eq!(get(&mut client, "/one").await, "/one");
+    parked(&proxy, 1.0).await;
+    assert_eq!(get(&mut client, "/two").await, "/two");
+    parked(&proxy, 0.0).await;
+    // Parked a second time, and served again.
+    parked(&proxy, 1.0).await;
+    assert_eq!(get(&mut client, "/three").await, "/three");
+    let paths: Vec<String> = backend.received().iter().map(|r| r.head.clone()).collect();
+    assert_eq!(paths.len(), 3, "{paths:?}");
+}
+
+#[tokio::test]
+async fn pipelined_requests_in_one_write_are_all_answered_in_order() {
+    let backend = echo_path().await;
+    let proxy = harness::start(&config(&backend, "")).await;
+    let mut client = RawClient::connect(proxy.first_addr()).await;
+    let pipeline = |paths: &[&str]| {
+        paths
+            .iter()
+            .map(|p| format!("GET {p} HTTP/1.1\r\nHost: a\r\n\r\n"))
+            .collect::<String>()
+    };
+    // Before any park (the first hyper connection) and after one (a fresh hyper connection).
+    for round in ["a", "b"] {
+        let paths: Vec<String> = (0..5).map(|i| format!("/{round}{i}")).collect();
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        client.send(pipeline(&refs).as_bytes()).await;
+        for want in &paths {
+            let resp = within("pipelined response", client.read_response())
+                .await
+                .expect("a response");
+            assert_eq!(resp.status(), 200, "{}", resp.head);
+            assert_eq!(String::from_utf8_lossy(&resp.body), *want);
+        }
+        parked(&proxy, 1.0).await;
+    }
+}
+
+#[tokio::test]
+async fn the_drain_closes_a_parked_connection_at_once() {
+    let backend = echo_path().await;
+    // A drain deadline far beyond the test deadline: the connection must close because it is
+    // parked, not because the deadline passed.
+    let proxy = harness::start(&config(&backend, "server: { shutdown_timeout: 600s }\n")).await;
+    let mut client = RawClient::connect(proxy.first_addr()).await;
+    assert_eq!(get(&mut client, "/x").await, "/x");
+    parked(&proxy, 1.0).await;
+    within("shutdown with a parked connection", proxy.shutdown()).await;
+    assert!(client.is_closed().await, "the parked connection is closed");
+}
+
+#[tokio::test]
+async fn a_parked_connection_closes_at_the_head_deadline() {
+    let backend = echo_path().await;
+    let proxy = harness::start(&config(&backend, "server: { header_read_timeout: 3s }\n")).await;
+    let mut client = RawClient::connect(proxy.first_addr()).await;
+    assert_eq!(get(&mut client, "/x").await, "/x");
+    parked(&proxy, 1.0).await;
+    assert!(
+        client.is_closed().await,
+        "closed once idle past the deadline"
+    );
+    parked(&proxy, 0.0).await;
+}
