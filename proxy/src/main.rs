@@ -232,13 +232,14 @@ async fn run(config: proxy::Config, source: ConfigSource) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Gives the heap freed by closed connections back to the system: glibc malloc keeps it in
-/// its arenas, so RSS would otherwise stay at its peak after a burst of connections.
+/// Gives the heap freed by closed (or parked) connections back to the system: glibc malloc
+/// keeps it in its arenas, so RSS would otherwise stay at its peak after a burst of
+/// connections, and a parked connection's freed hyper buffers would still count in RSS.
 mod trim {
     use proxy::ProxyHandle;
     use std::time::Duration;
 
-    /// Connections that must have ended since the last trim before another one.
+    /// Connections that must have ended or parked since the last trim before another one.
     const CLOSED: u64 = 64;
 
     /// Checks once a second; never returns.

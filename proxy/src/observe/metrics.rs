@@ -76,7 +76,8 @@ pub struct Metrics {
     pub store_up: Family<RouteLabels, Gauge>,
     /// The sampled log of rejections.
     pub reject_log: crate::security::RejectLog,
-    /// Client connections ended so far (not exported: the binary's allocator trim reads it).
+    /// Client connections ended or parked so far (not exported: the binary's allocator trim
+    /// reads it; both free a connection's hyper buffers).
     ended: std::sync::atomic::AtomicU64,
     /// WebSockets and SSE streams.
     pub streams: super::streams::StreamMetrics,
@@ -328,13 +329,13 @@ impl Metrics {
         self.reject_log.log(reason, client, detail);
     }
 
-    /// Counts a client connection that ended.
+    /// Counts a client connection that ended, or parked (its hyper state freed).
     pub fn connection_ended(&self) {
         self.ended
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Client connections ended since the proxy started.
+    /// Client connections ended or parked since the proxy started.
     pub fn connections_ended(&self) -> u64 {
         self.ended.load(std::sync::atomic::Ordering::Relaxed)
     }
