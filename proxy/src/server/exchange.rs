@@ -30,7 +30,7 @@ pub(crate) struct Outgoing<'a> {
     /// The client's body.
     pub(crate) body: ClientBody,
     /// Path and query to send.
-    pub(crate) path_and_query: String,
+    pub(crate) path_and_query: http::uri::PathAndQuery,
     /// The client's host when the route preserves it.
     pub(crate) host: Option<&'a str>,
     /// The client side of the exchange.
@@ -182,7 +182,7 @@ pub(crate) async fn forward<'a>(
         };
         let target = Target {
             backend: &backend.address,
-            path_and_query: &path_and_query,
+            path_and_query: path_and_query.as_str(),
             host,
             request_id: &record.request_id,
             upgrade,
