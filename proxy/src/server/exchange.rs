@@ -10,7 +10,7 @@ use crate::backend::{Backend, InFlight, Outcome as BackendOutcome, clock};
 use crate::balance::PickContext;
 use crate::forward::headers::ClientSide;
 use crate::forward::prepare::{self, Target};
-use crate::forward::{self, ProxyBody, ProxyError, Upload};
+use crate::forward::{self, ProxyBody, ProxyError, Upload, UpstreamBody};
 use crate::observe::{Metrics, RequestRecord};
 use crate::upstream::Upstream;
 use bytes::Bytes;
@@ -74,7 +74,7 @@ pub(crate) async fn forward<'a>(
     record: &mut RequestRecord,
     metrics: &Metrics,
     headers_cfg: &crate::config::HeaderConfig,
-) -> Result<Response<Incoming>, NotForwarded<'a>> {
+) -> Result<Response<UpstreamBody>, NotForwarded<'a>> {
     let Outgoing {
         parts,
         body,
@@ -203,15 +203,20 @@ pub(crate) async fn forward<'a>(
         };
         record.backend = Some(backend.start());
         let clients = upstream.client(worker);
-        let sent = forward::send(
-            &clients.pooled,
-            &clients.fresh,
-            Request::from_parts(p, req_body),
-            sent,
-            upstream.timeouts.response_header,
-            || upload.client_aborted(),
-        )
-        .await;
+        let req = Request::from_parts(p, req_body);
+        let timeout = upstream.timeouts.response_header;
+        let aborted = || upload.client_aborted();
+        let sent = if upgrade {
+            // hyper-util's connection task hands the connection over on `101`.
+            let sent =
+                forward::send(&clients.pooled, &clients.fresh, req, sent, timeout, aborted).await;
+            forward::Sent {
+                result: sent.result.map(|r| r.map(UpstreamBody::Client)),
+                retried_stale: sent.retried_stale,
+            }
+        } else {
+            forward::send_pooled(clients, req, sent, timeout, aborted).await
+        };
         if sent.retried_stale {
             metrics.stale_retries.inc();
         }

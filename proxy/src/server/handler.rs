@@ -348,7 +348,7 @@ pub(crate) async fn handle(
             metrics: Arc::clone(&shared.metrics),
             draining: shared.streams.draining(),
         };
-        let body = crate::upgrade::sse::relay(body, start);
+        let body = crate::upgrade::sse::relay(body.into_incoming(), start);
         return Ok(Response::from_parts(
             parts,
             Tracked::new(body, record).boxed_unsync(),
