@@ -98,7 +98,11 @@ impl tower::Service<Uri> for UpstreamConnector {
 /// One worker's clients for one upstream.
 #[derive(Debug, Clone)]
 pub struct UpstreamClient {
-    /// Keep-alive pooled connections: every first attempt goes here.
+    /// Keep-alive connections this worker's requests drive themselves: every first attempt
+    /// that is not a WebSocket upgrade goes here.
+    pub h1: std::sync::Arc<super::pool::H1Pool>,
+    /// Keep-alive pooled connections, each driven by a task of its own: WebSocket upgrades
+    /// and event-stream resumes.
     pub pooled: HttpClient,
     /// A client that keeps no idle connection, so each request gets a new one.
     pub fresh: HttpClient,
@@ -106,7 +110,16 @@ pub struct UpstreamClient {
 
 /// The clients for this upstream's connect timeout, TLS, pool settings and response limits.
 pub fn build(config: &UpstreamConfig) -> UpstreamClient {
+    let mut h1 = hyper::client::conn::http1::Builder::new();
+    h1.max_headers(config.limits.max_response_headers)
+        .max_buf_size(config.limits.max_response_head_bytes);
     UpstreamClient {
+        h1: std::sync::Arc::new(super::pool::H1Pool::new(
+            UpstreamConnector::new(config.timeouts.connect, config.tls.as_ref()),
+            h1,
+            config.max_idle_per_backend,
+            config.pool_idle_timeout,
+        )),
         pooled: http_client(config, config.max_idle_per_backend),
         fresh: http_client(config, 0),
     }

@@ -5,7 +5,6 @@ use crate::config::FailureKind;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
-use std::error::Error as _;
 
 /// Which side failed, and how; each maps to one status and one stable `code`.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +21,7 @@ pub enum ProxyError {
     NoBackend(String),
     /// The backend refused or reset the connection attempt.
     #[error("could not connect to the backend")]
-    Connect(#[source] hyper_util::client::legacy::Error),
+    Connect(#[source] super::BoxError),
     /// Connecting to the backend took longer than `timeouts.connect`.
     #[error("connecting to the backend timed out")]
     ConnectTimeout,
@@ -31,7 +30,7 @@ pub enum ProxyError {
     ResponseTimeout,
     /// The backend closed, reset or broke the exchange.
     #[error("the backend failed the request")]
-    Upstream(#[source] hyper_util::client::legacy::Error),
+    Upstream(#[source] super::BoxError),
     /// The backend's response head was larger than the upstream's limits allow.
     #[error("the backend's response head is too large")]
     HeaderTooLarge,
@@ -84,30 +83,44 @@ impl ProxyError {
     /// Classifies a client error from hyper-util.
     pub fn from_client(err: hyper_util::client::legacy::Error) -> Self {
         if err.is_connect() {
-            let mut source = err.source();
-            while let Some(s) = source {
-                if let Some(io) = s.downcast_ref::<std::io::Error>()
-                    && io.kind() == std::io::ErrorKind::TimedOut
-                {
-                    return ProxyError::ConnectTimeout;
-                }
-                if s.to_string().contains("timed out") {
-                    return ProxyError::ConnectTimeout;
-                }
-                // EMFILE / ENFILE: this process (or the host) is out of descriptors.
-                if let Some(io) = s.downcast_ref::<std::io::Error>()
-                    && matches!(io.raw_os_error(), Some(23 | 24))
-                {
-                    return ProxyError::OutOfSockets;
-                }
-                source = s.source();
-            }
-            return ProxyError::Connect(err);
+            return Self::from_connect(Box::new(err));
         }
         if hyper_error(&err).is_some_and(hyper::Error::is_parse_too_large) {
             return ProxyError::HeaderTooLarge;
         }
-        ProxyError::Upstream(err)
+        ProxyError::Upstream(Box::new(err))
+    }
+
+    /// Classifies a failed connection attempt: timed out, out of local sockets, or refused (or
+    /// a failed TLS handshake).
+    pub fn from_connect(err: super::BoxError) -> Self {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*err);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::TimedOut
+            {
+                return ProxyError::ConnectTimeout;
+            }
+            if s.to_string().contains("timed out") {
+                return ProxyError::ConnectTimeout;
+            }
+            // EMFILE / ENFILE: this process (or the host) is out of descriptors.
+            if let Some(io) = s.downcast_ref::<std::io::Error>()
+                && matches!(io.raw_os_error(), Some(23 | 24))
+            {
+                return ProxyError::OutOfSockets;
+            }
+            source = s.source();
+        }
+        ProxyError::Connect(err)
+    }
+
+    /// Classifies an error of an exchange on an established connection.
+    pub fn from_hyper(err: hyper::Error) -> Self {
+        if err.is_parse_too_large() {
+            return ProxyError::HeaderTooLarge;
+        }
+        ProxyError::Upstream(Box::new(err))
     }
 
     /// The status the client gets.
@@ -201,10 +214,10 @@ impl ProxyError {
         let ProxyError::Upstream(err) = self else {
             return false;
         };
-        if hyper_error(err).is_some_and(|h| h.is_incomplete_message()) {
+        if hyper_error(&**err).is_some_and(|h| h.is_incomplete_message()) {
             return true;
         }
-        let mut source = err.source();
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&**err);
         while let Some(s) = source {
             if let Some(io) = s.downcast_ref::<std::io::Error>() {
                 return matches!(
@@ -227,9 +240,9 @@ pub fn client_closed_request() -> StatusCode {
     StatusCode::from_u16(crate::observe::CLIENT_CLOSED_REQUEST).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
-/// The hyper error inside a client error, if there is one.
-fn hyper_error(err: &hyper_util::client::legacy::Error) -> Option<&hyper::Error> {
-    let mut source = err.source();
+/// The hyper error that is `err` or lies under it, if there is one.
+fn hyper_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a hyper::Error> {
+    let mut source = Some(err);
     while let Some(s) = source {
         if let Some(h) = s.downcast_ref::<hyper::Error>() {
             return Some(h);

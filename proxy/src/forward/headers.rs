@@ -71,6 +71,11 @@ pub fn join_cookies(headers: &mut HeaderMap) {
 
 /// Removes hop-by-hop headers, including every header named in `Connection`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // The common head has none: one pass over its few names is cheaper than nine removals
+    // (each hashes the name).
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -82,6 +87,11 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(name);
     }
     headers.remove("proxy-connection");
+}
+
+/// A name [`strip_hop_by_hop`] removes (every name `Connection` lists goes with `Connection`).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name) || name.as_str() == "proxy-connection"
 }
 
 /// What the proxy knows about the client side of a request.
@@ -119,7 +129,7 @@ pub fn add_forwarding(headers: &mut HeaderMap, client: &ClientSide<'_>, config: 
         append_list(
             headers,
             HeaderName::from_static("x-forwarded-for"),
-            &ip.to_string(),
+            ip.to_string(),
         );
         headers.insert(
             HeaderName::from_static("x-forwarded-proto"),
@@ -141,7 +151,7 @@ pub fn add_forwarding(headers: &mut HeaderMap, client: &ClientSide<'_>, config: 
         {
             element.push_str(&format!(";host=\"{host}\""));
         }
-        append_list(headers, header::FORWARDED, &element);
+        append_list(headers, header::FORWARDED, element);
     }
     add_via(headers, client.version, config);
 }
@@ -155,23 +165,34 @@ pub fn add_via(headers: &mut HeaderMap, version: Version, config: &HeaderConfig)
             Version::HTTP_3 => "3",
             _ => "1.1",
         };
-        append_list(headers, header::VIA, &format!("{proto} {name}"));
+        let mut item = String::with_capacity(proto.len() + 1 + name.len());
+        item.push_str(proto);
+        item.push(' ');
+        item.push_str(name);
+        append_list(headers, header::VIA, item);
     }
 }
 
-/// Appends `item` to a comma-separated header, folding existing values into one line.
-fn append_list(headers: &mut HeaderMap, name: HeaderName, item: &str) {
-    let existing: Vec<&str> = headers
+/// Appends `item` to a comma-separated header, folding existing values into one line. The
+/// usual case (no such header yet) takes `item`'s buffer as the value without a copy.
+fn append_list(headers: &mut HeaderMap, name: HeaderName, item: String) {
+    let mut existing = headers
         .get_all(&name)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .collect();
-    let value = if existing.is_empty() {
-        item.to_string()
+        .peekable();
+    let value = if existing.peek().is_none() {
+        item
     } else {
-        format!("{}, {item}", existing.join(", "))
+        let mut joined = String::new();
+        for v in existing {
+            joined.push_str(v);
+            joined.push_str(", ");
+        }
+        joined.push_str(&item);
+        joined
     };
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
         headers.insert(name, v);
     }
 }

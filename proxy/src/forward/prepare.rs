@@ -62,8 +62,12 @@ pub fn upstream_request(
     client: &ClientSide<'_>,
     config: &HeaderConfig,
 ) -> Result<(), ProxyError> {
-    let pq = PathAndQuery::try_from(target.path_and_query)
-        .map_err(|_| ProxyError::BadRequest("request target cannot be forwarded"))?;
+    // The client's own target is shared as it is (no parse, no copy) when it goes on unchanged.
+    let pq = match parts.uri.path_and_query() {
+        Some(pq) if pq.as_str() == target.path_and_query => pq.clone(),
+        _ => PathAndQuery::try_from(target.path_and_query)
+            .map_err(|_| ProxyError::BadRequest("request target cannot be forwarded"))?,
+    };
     parts.uri = Uri::builder()
         .scheme(Scheme::HTTP)
         .authority(target.backend.clone())

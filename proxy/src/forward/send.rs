@@ -8,11 +8,12 @@
 
 use super::client::HttpClient;
 use super::upload::SentSignal;
-use super::{ProxyBody, ProxyError};
+use super::{ProxyBody, ProxyError, UpstreamBody};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
+use std::future::Future;
 use std::time::Duration;
 
 /// The parts of a bodyless idempotent request, kept so it can be sent again.
@@ -62,9 +63,9 @@ impl Replay {
 
 /// How one exchange went, for logs and counters.
 #[derive(Debug)]
-pub struct Sent {
+pub struct Sent<B = Incoming> {
     /// The response head (and streaming body), or why there is none.
-    pub result: Result<Response<Incoming>, ProxyError>,
+    pub result: Result<Response<B>, ProxyError>,
     /// True when a stale connection was detected and the request was sent again.
     pub retried_stale: bool,
 }
@@ -98,6 +99,40 @@ pub async fn send(
     }
 }
 
+/// Sends `req` on a connection of `clients.h1` that this task drives (a WebSocket upgrade
+/// goes to `clients.pooled`, whose connection tasks can hand the connection over); a
+/// stale-connection failure of a replayable request on a reused connection is retried once on
+/// `clients.fresh`, a client that never reuses connections.
+pub async fn send_pooled(
+    clients: &super::UpstreamClient,
+    req: Request<ProxyBody>,
+    sent: SentSignal,
+    response_header: Duration,
+    client_aborted: impl Fn() -> bool,
+) -> Sent<UpstreamBody> {
+    let replay = Replay::of(&req);
+    let (first, reused) = match clients.h1.request(req).await {
+        Ok((driven, reused)) => (deadline(driven, sent, response_header).await, reused),
+        Err(e) => (Err(e), false),
+    };
+    match (first, replay) {
+        (Err(e), Some(replay)) if reused && e.is_stale_connection() && !client_aborted() => {
+            tracing::debug!(error = ?e, "request failed before any response byte; sending it once more on a new connection");
+            let (_, now) = tokio::sync::oneshot::channel::<()>();
+            let second =
+                exchange(&clients.fresh, replay.into_request(), now, response_header).await;
+            Sent {
+                result: second.map(|r| r.map(UpstreamBody::Client)),
+                retried_stale: true,
+            }
+        }
+        (result, _) => Sent {
+            result: result.map(|r| r.map(UpstreamBody::Pooled)),
+            retried_stale: false,
+        },
+    }
+}
+
 /// One attempt: the head deadline runs from `sent` firing (the body is out) to the head.
 async fn exchange(
     client: &HttpClient,
@@ -105,7 +140,16 @@ async fn exchange(
     sent: SentSignal,
     response_header: Duration,
 ) -> Result<Response<Incoming>, ProxyError> {
-    let response = client.request(req);
+    let response = async { client.request(req).await.map_err(ProxyError::from_client) };
+    deadline(response, sent, response_header).await
+}
+
+/// Waits for `response` within the head deadline, which starts when `sent` fires.
+async fn deadline<T>(
+    response: impl Future<Output = Result<T, ProxyError>>,
+    sent: SentSignal,
+    response_header: Duration,
+) -> Result<T, ProxyError> {
     tokio::pin!(response);
     // Until the body is out, only the backend's answer (early or failed) can end the wait.
     let early = tokio::select! {
@@ -113,12 +157,11 @@ async fn exchange(
         r = &mut response => Some(r),
         _ = sent => None,
     };
-    let result = match early {
+    match early {
         Some(r) => r,
         None => match tokio::time::timeout(response_header, &mut response).await {
             Ok(r) => r,
-            Err(_elapsed) => return Err(ProxyError::ResponseTimeout),
+            Err(_elapsed) => Err(ProxyError::ResponseTimeout),
         },
-    };
-    result.map_err(ProxyError::from_client)
+    }
 }

@@ -71,8 +71,8 @@ pub struct RequestRecord {
     method: Method,
     host: String,
     path: String,
-    /// Route name once matched.
-    pub route: Option<String>,
+    /// The matched route's name and metric handles.
+    pub route: Option<Arc<super::RouteMetrics>>,
     /// Upstream name once chosen.
     pub upstream: Option<String>,
     /// The backend in flight, once picked.
@@ -136,22 +136,24 @@ impl Drop for RequestRecord {
             self.outcome = Outcome::ClientAborted;
         }
         let elapsed = self.start.elapsed();
-        let route = self.route.clone().unwrap_or_else(|| "none".into());
         self.metrics.in_flight.dec();
         self.metrics.totals.count(self.status);
-        self.metrics
-            .requests
-            .get_or_create(&super::metrics::RequestLabels {
-                route: route.clone(),
-                status: self.status,
-            })
-            .inc();
-        self.metrics
-            .duration
-            .get_or_create(&super::metrics::RouteLabels {
-                route: route.clone(),
-            })
-            .observe(elapsed.as_secs_f64());
+        let route = match &self.route {
+            Some(r) => {
+                r.observe(&self.metrics, self.status, elapsed.as_secs_f64());
+                r.name.as_str()
+            }
+            None => {
+                super::route_metrics::count(&self.metrics, "none", self.status);
+                self.metrics
+                    .duration
+                    .get_or_create(&super::metrics::RouteLabels {
+                        route: "none".into(),
+                    })
+                    .observe(elapsed.as_secs_f64());
+                "none"
+            }
+        };
         if !self.access_log {
             return;
         }

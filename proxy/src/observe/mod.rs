@@ -3,6 +3,7 @@
 mod access;
 mod backends;
 mod metrics;
+mod route_metrics;
 mod streams;
 pub mod trace;
 
@@ -12,6 +13,7 @@ pub use metrics::{
     IpDeniedLabels, Metrics, ReloadLabels, RequestLabels, RequestTotals, RouteLabels,
     StoreFallbackLabels, UpstreamErrorLabels,
 };
+pub use route_metrics::RouteMetrics;
 pub use streams::{
     SseFailoverLabels, StreamMetrics, StreamRouteLabels, WsCloseLabels, WsMessageLabels,
 };

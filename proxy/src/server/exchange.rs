@@ -10,7 +10,7 @@ use crate::backend::{Backend, InFlight, Outcome as BackendOutcome, clock};
 use crate::balance::PickContext;
 use crate::forward::headers::ClientSide;
 use crate::forward::prepare::{self, Target};
-use crate::forward::{self, ProxyBody, ProxyError, Upload};
+use crate::forward::{self, ProxyBody, ProxyError, Upload, UpstreamBody};
 use crate::observe::{Metrics, RequestRecord};
 use crate::upstream::Upstream;
 use bytes::Bytes;
@@ -30,7 +30,7 @@ pub(crate) struct Outgoing<'a> {
     /// The client's body.
     pub(crate) body: ClientBody,
     /// Path and query to send.
-    pub(crate) path_and_query: String,
+    pub(crate) path_and_query: http::uri::PathAndQuery,
     /// The client's host when the route preserves it.
     pub(crate) host: Option<&'a str>,
     /// The client side of the exchange.
@@ -74,7 +74,7 @@ pub(crate) async fn forward<'a>(
     record: &mut RequestRecord,
     metrics: &Metrics,
     headers_cfg: &crate::config::HeaderConfig,
-) -> Result<Response<Incoming>, NotForwarded<'a>> {
+) -> Result<Response<UpstreamBody>, NotForwarded<'a>> {
     let Outgoing {
         parts,
         body,
@@ -187,7 +187,7 @@ pub(crate) async fn forward<'a>(
         };
         let target = Target {
             backend: &backend.address,
-            path_and_query: &path_and_query,
+            path_and_query: path_and_query.as_str(),
             host,
             request_id: &record.request_id,
             upgrade,
@@ -208,15 +208,20 @@ pub(crate) async fn forward<'a>(
         };
         record.backend = Some(backend.start_in(slot));
         let clients = upstream.client(worker);
-        let sent = forward::send(
-            &clients.pooled,
-            &clients.fresh,
-            Request::from_parts(p, req_body),
-            sent,
-            upstream.timeouts.response_header,
-            || upload.client_aborted(),
-        )
-        .await;
+        let req = Request::from_parts(p, req_body);
+        let timeout = upstream.timeouts.response_header;
+        let aborted = || upload.client_aborted();
+        let sent = if upgrade {
+            // hyper-util's connection task hands the connection over on `101`.
+            let sent =
+                forward::send(&clients.pooled, &clients.fresh, req, sent, timeout, aborted).await;
+            forward::Sent {
+                result: sent.result.map(|r| r.map(UpstreamBody::Client)),
+                retried_stale: sent.retried_stale,
+            }
+        } else {
+            forward::send_pooled(clients, req, sent, timeout, aborted).await
+        };
         if sent.retried_stale {
             metrics.stale_retries.inc();
         }

@@ -15,6 +15,7 @@ use crate::security::tls::PeerSubject;
 use crate::security::{self, Guarded, Refusal, framing::Verdict};
 use crate::upgrade::websocket;
 use http::header::{HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Request, Response, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -117,7 +118,7 @@ pub(crate) async fn handle(
         let e = ProxyError::NoRoute;
         return Ok(finish(e.into_response(&request_id), record, id_header));
     };
-    record.route = Some(route.name.clone());
+    record.route = rt.route_metrics.get(route_index).cloned();
     let upstream = &rt.upstreams[route.upstream];
     record.upstream = Some(upstream.name.clone());
 
@@ -190,19 +191,14 @@ pub(crate) async fn handle(
     };
     let (parts, body) = req.into_parts();
     let downstream = Downstream::of(&parts);
-    let path = if route.strip_prefix {
-        route::strip(&route.path_prefix, &checked.path)
-    } else {
-        checked.path.into_owned()
-    };
-    let path_and_query = match parts.uri.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
+    let Some(path_and_query) = forwarded_target(&parts.uri, route, &checked.path) else {
+        let e = ProxyError::BadRequest("request target cannot be forwarded");
+        return Ok(finish(e.into_response(&request_id), record, id_header));
     };
     let resume = crate::upgrade::sse::Resume::capture(
         route,
         &parts,
-        &path_and_query,
+        path_and_query.as_str(),
         &client_side,
         peer_subject.as_ref(),
         (conn.listener, conn.worker, &request_id),
@@ -352,7 +348,7 @@ pub(crate) async fn handle(
             metrics: Arc::clone(&shared.metrics),
             draining: shared.streams.draining(),
         };
-        let body = crate::upgrade::sse::relay(body, start);
+        let body = crate::upgrade::sse::relay(body.into_incoming(), start);
         return Ok(Response::from_parts(
             parts,
             Tracked::new(body, record).boxed_unsync(),
@@ -421,6 +417,31 @@ fn finish(
         parts.headers.insert(id_header.clone(), v);
     }
     Response::from_parts(parts, Tracked::new(body, record).boxed_unsync())
+}
+
+/// The path (normalised, a route prefix stripped if configured) and query sent to the backend;
+/// the client's own when nothing changed, shared rather than copied.
+fn forwarded_target(
+    uri: &http::Uri,
+    route: &crate::config::RouteConfig,
+    path: &str,
+) -> Option<PathAndQuery> {
+    if !route.strip_prefix
+        && path == uri.path()
+        && let Some(pq) = uri.path_and_query()
+    {
+        return Some(pq.clone());
+    }
+    let path = if route.strip_prefix {
+        route::strip(&route.path_prefix, path)
+    } else {
+        path.to_owned()
+    };
+    let target = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    PathAndQuery::from_maybe_shared(bytes::Bytes::from(target)).ok()
 }
 
 /// The client's request id if it sent a sane one, else a new UUID.

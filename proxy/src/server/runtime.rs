@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::health::{Checked, Probes};
+use crate::observe::RouteMetrics;
 use crate::route::RouteTable;
 use crate::security::AccessState;
 use crate::security::tls::Termination;
@@ -16,6 +17,8 @@ pub struct Runtime {
     pub config: Arc<Config>,
     /// The route table.
     pub routes: RouteTable,
+    /// Each route's metric handles, indexed as in `config.routes`.
+    pub route_metrics: Vec<Arc<RouteMetrics>>,
     /// Upstreams, indexed as in `config.upstreams`.
     pub upstreams: Vec<Arc<Upstream>>,
     /// Counts reloads: 1 for the config the proxy started with.
@@ -39,6 +42,11 @@ impl Runtime {
     pub fn build(config: Config, generation: u64, previous: Option<&Runtime>) -> Self {
         let workers = previous.map_or(config.server.workers, |p| p.workers).max(1);
         let routes = RouteTable::new(&config.routes);
+        let route_metrics = config
+            .routes
+            .iter()
+            .map(|r| Arc::new(RouteMetrics::new(&r.name)))
+            .collect();
         let upstreams = config
             .upstreams
             .iter()
@@ -75,6 +83,7 @@ impl Runtime {
         Self {
             config: Arc::new(config),
             routes,
+            route_metrics,
             upstreams,
             generation,
             workers,

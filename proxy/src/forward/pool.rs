@@ -1,0 +1,361 @@
+//! Upstream HTTP/1.1 connections driven by the request that uses them.
+//!
+//! hyper-util's pooled client runs every connection as a task of its own: each exchange is a
+//! hop from the request's task to the connection's and back (two wake-ups, a channel each
+//! way). Here the request's own task polls the connection: while it waits for the response
+//! head ([`Driven`]) and while the response body streams ([`PooledBody`]); when the body has
+//! ended the connection goes back to its worker's pool, and the next request that takes it
+//! polls it once first, so one the backend closed while idle (or one past `idle_timeout`) is
+//! dropped instead of used. One pool per worker and upstream, like the client it replaces.
+
+use super::client::{UpstreamConnector, UpstreamStream};
+use super::{BoxError, ProxyBody, ProxyError};
+use bytes::Bytes;
+use http::uri::{Authority, PathAndQuery};
+use http::{Request, Response, Uri};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tower::Service;
+
+type Conn = http1::Connection<UpstreamStream, ProxyBody>;
+type Sender = http1::SendRequest<ProxyBody>;
+
+/// A connection and its request handle.
+struct Pair {
+    sender: Sender,
+    conn: Conn,
+}
+
+/// A connection waiting in the pool since `since`. Boxed, so the futures and bodies that carry
+/// a connection (and the request future around them) stay small to move.
+struct Idle {
+    pair: Box<Pair>,
+    since: Instant,
+}
+
+/// One worker's idle HTTP/1.1 connections to the backends of one upstream.
+pub struct H1Pool {
+    connector: UpstreamConnector,
+    builder: http1::Builder,
+    max_idle: usize,
+    idle_timeout: Duration,
+    /// Idle connections by backend, most recently used last.
+    idle: Mutex<Vec<(Authority, Vec<Idle>)>>,
+}
+
+impl std::fmt::Debug for H1Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H1Pool")
+            .field("max_idle", &self.max_idle)
+            .field("idle_timeout", &self.idle_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl H1Pool {
+    /// A pool keeping at most `max_idle` connections per backend for `idle_timeout`, with the
+    /// response head limits of `builder`.
+    pub fn new(
+        connector: UpstreamConnector,
+        builder: http1::Builder,
+        max_idle: usize,
+        idle_timeout: Duration,
+    ) -> Self {
+        Self {
+            connector,
+            builder,
+            max_idle,
+            idle_timeout,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Idle connections held for `backend` (for tests and the admin view).
+    pub fn idle_count(&self, backend: &Authority) -> usize {
+        self.idle
+            .lock()
+            .map(|idle| {
+                idle.iter()
+                    .find(|(a, _)| a == backend)
+                    .map_or(0, |(_, v)| v.len())
+            })
+            .unwrap_or(0)
+    }
+
+    /// Sends `req` (absolute-form URI to the backend) on a pooled connection, or a new one.
+    /// Returns the exchange future and whether the connection had served a request before.
+    pub async fn request(
+        self: &Arc<Self>,
+        mut req: Request<ProxyBody>,
+    ) -> Result<(Driven, bool), ProxyError> {
+        let Some(backend) = req.uri().authority().cloned() else {
+            return Err(ProxyError::BadRequest("request target cannot be forwarded"));
+        };
+        let (mut pair, reused) = match self.checkout(&backend) {
+            Some(pair) => (pair, true),
+            // Boxed: the connect future holds a TLS state and a whole new connection.
+            None => (Box::pin(self.connect(req.uri().clone())).await?, false),
+        };
+        // HTTP/1.1 to an origin: the request line carries the origin form (RFC 9112 §3.2.1).
+        let pq = req
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        *req.uri_mut() = Uri::from(pq);
+        let response = Box::pin(pair.sender.send_request(req));
+        Ok((
+            Driven {
+                pair: Some(pair),
+                response,
+                pool: Arc::clone(self),
+                backend,
+            },
+            reused,
+        ))
+    }
+
+    /// An idle connection to `backend` that is still open, polled once to find out (with a
+    /// waker that does nothing: the request that takes it polls it again with its own).
+    fn checkout(&self, backend: &Authority) -> Option<Box<Pair>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        loop {
+            let mut idle = self.take_idle(backend)?;
+            if idle.since.elapsed() >= self.idle_timeout {
+                continue; // dropped: closed
+            }
+            // Finished or failed while idle: the backend closed it (or sent garbage).
+            let open = Pin::new(&mut idle.pair.conn).poll(&mut cx).is_pending();
+            if open && idle.pair.sender.is_ready() {
+                return Some(idle.pair);
+            }
+        }
+    }
+
+    fn take_idle(&self, backend: &Authority) -> Option<Idle> {
+        let mut idle = self.idle.lock().ok()?;
+        let (_, list) = idle.iter_mut().find(|(a, _)| a == backend)?;
+        list.pop()
+    }
+
+    /// A new connection to the request's backend (connect timeout and TLS as the connector's).
+    async fn connect(&self, uri: Uri) -> Result<Box<Pair>, ProxyError> {
+        let mut connector = self.connector.clone();
+        let io = connector
+            .call(uri)
+            .await
+            .map_err(ProxyError::from_connect)?;
+        let (sender, conn) = self
+            .builder
+            .handshake(io)
+            .await
+            .map_err(ProxyError::from_hyper)?;
+        Ok(Box::new(Pair { sender, conn }))
+    }
+
+    /// Keeps a connection whose exchange ended cleanly for the next request, within the
+    /// limit; expired ones are dropped on the way.
+    fn put(&self, backend: Authority, pair: Box<Pair>) {
+        if self.max_idle == 0 || pair.sender.is_closed() {
+            return;
+        }
+        let Ok(mut idle) = self.idle.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        let at = match idle.iter().position(|(a, _)| *a == backend) {
+            Some(at) => at,
+            None => {
+                idle.push((backend, Vec::new()));
+                idle.len() - 1
+            }
+        };
+        let list = &mut idle[at].1;
+        list.retain(|i| now.duration_since(i.since) < self.idle_timeout);
+        if list.len() < self.max_idle {
+            list.push(Idle { pair, since: now });
+        }
+    }
+}
+
+/// One exchange in flight: polls the connection while waiting for the response head.
+pub struct Driven {
+    pair: Option<Box<Pair>>,
+    response: Pin<Box<dyn Future<Output = hyper::Result<Response<Incoming>>> + Send>>,
+    pool: Arc<H1Pool>,
+    backend: Authority,
+}
+
+impl Future for Driven {
+    type Output = Result<Response<PooledBody>, ProxyError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Some(pair) = this.pair.as_mut()
+            && Pin::new(&mut pair.conn).poll(cx).is_ready()
+        {
+            // The connection ended; the response future now holds its error.
+            this.pair = None;
+        }
+        let response = match this.response.as_mut().poll(cx) {
+            Poll::Ready(r) => r.map_err(ProxyError::from_hyper)?,
+            Poll::Pending => return Poll::Pending,
+        };
+        let (parts, body) = response.into_parts();
+        Poll::Ready(Ok(Response::from_parts(
+            parts,
+            PooledBody {
+                lease: Lease {
+                    ended: body.is_end_stream(),
+                    pair: this.pair.take(),
+                    pool: Arc::clone(&this.pool),
+                    backend: this.backend.clone(),
+                },
+                inner: body,
+            },
+        )))
+    }
+}
+
+/// A response body that drives its connection and hands it back to the pool once the body
+/// has ended (a body dropped before its end takes the connection with it: the rest of the
+/// message would still be on the wire).
+#[derive(Debug)]
+pub struct PooledBody {
+    inner: Incoming,
+    lease: Lease,
+}
+
+/// The connection under a response body, back to the pool on drop if the body ended.
+struct Lease {
+    pair: Option<Box<Pair>>,
+    ended: bool,
+    pool: Arc<H1Pool>,
+    backend: Authority,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PooledBody {
+    /// The plain hyper body, the connection left to a task of its own (for a stream that
+    /// outlives the exchange, such as an event stream whose relay owns an `Incoming`).
+    pub fn into_incoming(mut self) -> Incoming {
+        if let Some(pair) = self.lease.pair.take() {
+            let Pair { sender, conn } = *pair;
+            tokio::spawn(async move {
+                let _ = conn.await;
+                drop(sender);
+            });
+        }
+        self.inner
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = &mut *self;
+        let lease = &mut this.lease;
+        if let Some(pair) = lease.pair.as_mut()
+            && Pin::new(&mut pair.conn).poll(cx).is_ready()
+        {
+            lease.pair = None;
+        }
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => lease.ended = true,
+            Poll::Ready(Some(Ok(_))) => lease.ended = this.inner.is_end_stream(),
+            Poll::Ready(Some(Err(_))) => lease.pair = None,
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.lease.ended || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.ended
+            && let Some(pair) = self.pair.take()
+        {
+            self.pool.put(self.backend.clone(), pair);
+        }
+    }
+}
+
+/// The body of a backend response: from a pooled connection this task drives, or from
+/// hyper-util's client (upgrades, the retry on a new connection, event-stream resumes).
+#[derive(Debug)]
+pub enum UpstreamBody {
+    /// Driven by the request's task.
+    Pooled(PooledBody),
+    /// Driven by a connection task.
+    Client(Incoming),
+}
+
+impl UpstreamBody {
+    /// The plain hyper body (see [`PooledBody::into_incoming`]).
+    pub fn into_incoming(self) -> Incoming {
+        match self {
+            UpstreamBody::Pooled(b) => b.into_incoming(),
+            UpstreamBody::Client(b) => b,
+        }
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = match self.get_mut() {
+            UpstreamBody::Pooled(b) => Pin::new(b).poll_frame(cx),
+            UpstreamBody::Client(b) => Pin::new(b).poll_frame(cx),
+        };
+        polled.map(|f| f.map(|r| r.map_err(Into::into)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpstreamBody::Pooled(b) => b.is_end_stream(),
+            UpstreamBody::Client(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            UpstreamBody::Pooled(b) => b.size_hint(),
+            UpstreamBody::Client(b) => b.size_hint(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
