@@ -143,3 +143,72 @@ async fn h2c_uploads_and_downloads_keep_their_sha256() {
     }
     assert_eq!(hex::encode(hasher.finalize()), advertised);
 }
+
+/// A backend that answers every request as soon as its head is in, then reads and discards the
+/// body (as nginx's `return` does).
+async fn early_answering_backend() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = vec![0u8; 64 * 1024];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    buf.drain(..end + 4);
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n";
+                    if sock.write_all(answer).await.is_err() {
+                        return;
+                    }
+                    while buf.len() < len {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..len);
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Uploads one after another on one keep-alive connection, each sent as soon as the previous
+/// answer is in (wrk's pattern), to a backend that answers before it has read the body: every
+/// one is answered. An upstream connection pooled while it still owed the backend the rest of
+/// the body stalled the client connection (nobody drove the upload any more).
+#[tokio::test]
+async fn back_to_back_uploads_to_an_early_answering_backend_are_all_answered() {
+    let backend = early_answering_backend().await;
+    let proxy = start(&simple_config(&[backend])).await;
+    let body = vec![b'x'; 1024 * 1024];
+    let mut request = format!(
+        "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let mut client = tests::raw::RawClient::connect(proxy.first_addr()).await;
+    for i in 0..5 {
+        client.send(&request).await;
+        let resp = within(&format!("answer {i}"), client.read_response())
+            .await
+            .unwrap_or_else(|| panic!("connection closed before answer {i}"));
+        assert_eq!(resp.status(), 200, "answer {i}: {}", resp.head);
+    }
+}

@@ -45,8 +45,15 @@ pub struct H1Pool {
     builder: http1::Builder,
     max_idle: usize,
     idle_timeout: Duration,
-    /// Idle connections by backend, most recently used last.
-    idle: Mutex<Vec<(Authority, Vec<Idle>)>>,
+    /// Idle connections by backend, most recently used last, and whether a reaper runs.
+    idle: Mutex<IdleSet>,
+}
+
+/// The pool's idle connections; `reaping` is read and set under the same lock.
+#[derive(Default)]
+struct IdleSet {
+    by_backend: Vec<(Authority, Vec<Idle>)>,
+    reaping: bool,
 }
 
 impl std::fmt::Debug for H1Pool {
@@ -72,7 +79,7 @@ impl H1Pool {
             builder,
             max_idle,
             idle_timeout,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(IdleSet::default()),
         }
     }
 
@@ -81,7 +88,8 @@ impl H1Pool {
         self.idle
             .lock()
             .map(|idle| {
-                idle.iter()
+                idle.by_backend
+                    .iter()
                     .find(|(a, _)| a == backend)
                     .map_or(0, |(_, v)| v.len())
             })
@@ -140,7 +148,7 @@ impl H1Pool {
 
     fn take_idle(&self, backend: &Authority) -> Option<Idle> {
         let mut idle = self.idle.lock().ok()?;
-        let (_, list) = idle.iter_mut().find(|(a, _)| a == backend)?;
+        let (_, list) = idle.by_backend.iter_mut().find(|(a, _)| a == backend)?;
         list.pop()
     }
 
@@ -161,25 +169,92 @@ impl H1Pool {
 
     /// Keeps a connection whose exchange ended cleanly for the next request, within the
     /// limit; expired ones are dropped on the way.
-    fn put(&self, backend: Authority, pair: Box<Pair>) {
-        if self.max_idle == 0 || pair.sender.is_closed() {
+    fn put(self: &Arc<Self>, backend: Authority, mut pair: Box<Pair>) {
+        if pair.sender.is_closed() {
+            return;
+        }
+        // A backend may answer before it has read the whole request body (nginx `return`
+        // does): the connection still owes the rest, and the client's connection cannot read
+        // its next request until that body is consumed. Polled once, a connection not yet
+        // ready for another request finishes its exchange on a task of its own and closes.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if Pin::new(&mut pair.conn).poll(&mut cx).is_ready() {
+            return;
+        }
+        if !pair.sender.is_ready() {
+            let Pair { sender, conn } = *pair;
+            drop(sender);
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            return;
+        }
+        if self.max_idle == 0 {
             return;
         }
         let Ok(mut idle) = self.idle.lock() else {
             return;
         };
         let now = Instant::now();
-        let at = match idle.iter().position(|(a, _)| *a == backend) {
+        let at = match idle.by_backend.iter().position(|(a, _)| *a == backend) {
             Some(at) => at,
             None => {
-                idle.push((backend, Vec::new()));
-                idle.len() - 1
+                idle.by_backend.push((backend, Vec::new()));
+                idle.by_backend.len() - 1
             }
         };
-        let list = &mut idle[at].1;
+        let list = &mut idle.by_backend[at].1;
         list.retain(|i| now.duration_since(i.since) < self.idle_timeout);
         if list.len() < self.max_idle {
             list.push(Idle { pair, since: now });
+        }
+        // Outside a runtime (a body dropped at shutdown) nothing can be spawned; the next put
+        // on the worker starts the reaper.
+        if !idle.reaping
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            idle.reaping = true;
+            rt.spawn(reap(Arc::downgrade(self), self.idle_timeout));
+        }
+    }
+
+    /// Drops the idle connections that expired or that the backend closed; true when none are
+    /// left (the reaper then stops, under the same lock, so a later put starts a new one).
+    fn sweep(&self) -> bool {
+        let Ok(mut idle) = self.idle.lock() else {
+            return true;
+        };
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let timeout = self.idle_timeout;
+        for (_, list) in &mut idle.by_backend {
+            list.retain_mut(|i| {
+                i.since.elapsed() < timeout && Pin::new(&mut i.pair.conn).poll(&mut cx).is_pending()
+            });
+        }
+        idle.by_backend.retain(|(_, list)| !list.is_empty());
+        let empty = idle.by_backend.is_empty();
+        if empty {
+            idle.reaping = false;
+        }
+        empty
+    }
+}
+
+/// Sweeps the pool's idle connections a few times per `idle_timeout` until it has none (or
+/// is gone), so an idle connection never outlives its timeout by much and one the backend
+/// closed does not sit in CLOSE_WAIT until the next request.
+async fn reap(pool: std::sync::Weak<H1Pool>, idle_timeout: Duration) {
+    let period = (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tick.tick().await;
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        if pool.sweep() {
+            return;
         }
     }
 }

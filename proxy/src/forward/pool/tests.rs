@@ -129,3 +129,23 @@ async fn an_event_stream_body_keeps_flowing_on_its_own_task() {
     let body = incoming.collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"data: 1\n\n");
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_timeout_without_another_request() {
+    let (addr, accepted) = backend("ok").await;
+    let pool = pool(Duration::from_millis(200));
+    let (body, _) = fetch(&pool, addr).await;
+    assert_eq!(body, "ok");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    let backend_addr: Authority = addr.to_string().parse().unwrap();
+    assert_eq!(pool.idle_count(&backend_addr), 1);
+    // The reaper, not a request, lets it go.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pool.idle_count(&backend_addr) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the idle connection was never reaped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
