@@ -71,14 +71,7 @@ pub(crate) async fn serve_plain(
     stream: TcpStream,
     cx: Context,
 ) -> Ended {
-    let verdict = Arc::new(Verdict::default());
-    let mut io = Validated::new(
-        stream,
-        cx.limits,
-        Arc::clone(&verdict),
-        Arc::clone(&cx.shared.metrics),
-        cx.info.client.ip(),
-    );
+    let (mut io, verdict) = validated(stream, &cx);
     let activity = Arc::new(Activity::default());
     let mut deadline = Instant::now() + cx.header_read;
     let mut parked = false;
@@ -125,6 +118,20 @@ pub(crate) async fn serve_plain(
     }
 }
 
+/// The client stream behind the HTTP/1 framing validator (it steps aside for h2), and the
+/// verdict the validator and the requests of this connection share.
+fn validated<S>(stream: S, cx: &Context) -> (Validated<S>, Arc<Verdict>) {
+    let verdict = Arc::new(Verdict::default());
+    let io = Validated::new(
+        stream,
+        cx.limits,
+        Arc::clone(&verdict),
+        Arc::clone(&cx.shared.metrics),
+        cx.info.client.ip(),
+    );
+    (io, verdict)
+}
+
 /// Counts a parked connection in `rampart_parked_connections` while it lives.
 struct ParkedGauge<'a>(&'a Gauge);
 
@@ -152,14 +159,7 @@ pub(crate) async fn serve_tls<I>(
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let verdict = Arc::new(Verdict::default());
-    let io = Validated::new(
-        stream,
-        cx.limits,
-        Arc::clone(&verdict),
-        Arc::clone(&cx.shared.metrics),
-        cx.info.client.ip(),
-    );
+    let (io, verdict) = validated(stream, &cx);
     let activity = Arc::new(Activity::default());
     let service = service(&cx, verdict, activity, subject);
     let conn = builder
