@@ -63,6 +63,15 @@ pub fn admin_url(handle: &ProxyHandle) -> String {
     format!("http://{}", handle.admin_addr().expect("admin enabled"))
 }
 
+/// One parsed `GET /metrics` scrape of the proxy's admin listener (panics on a bad one).
+pub async fn scrape(handle: &ProxyHandle) -> Vec<crate::prom::Sample> {
+    let url = format!("{}/metrics", admin_url(handle));
+    let text = within("metrics", async { reqwest::get(url).await?.text().await })
+        .await
+        .unwrap();
+    crate::prom::parse(&text).unwrap()
+}
+
 /// Runs `fut` with the test [`DEADLINE`], panicking with `what` if it does not finish.
 pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
     tokio::time::timeout(DEADLINE, fut)

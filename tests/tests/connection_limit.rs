@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tests::backend::TestBackend;
-use tests::harness::{admin_url, base_url, config_with, start, within};
+use tests::harness::{base_url, config_with, scrape, start, within};
 use tests::prom;
 use tokio::net::TcpListener;
 
@@ -135,16 +135,7 @@ async fn a_request_that_waits_past_queue_timeout_gets_503_and_the_breaker_is_not
     .unwrap();
     assert_eq!(after.status(), StatusCode::OK, "the slot is given back");
 
-    let text = within(
-        "metrics",
-        client.get(format!("{}/metrics", admin_url(&proxy))).send(),
-    )
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    let samples = prom::parse(&text).unwrap();
+    let samples = scrape(&proxy).await;
     assert_eq!(
         prom::value(
             &samples,
