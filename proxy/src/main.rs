@@ -1,6 +1,6 @@
 //! `rampart`: parse arguments, load config, run the proxy, map errors to exit codes.
 
-// One FFI call is allowed, in `trim` (glibc's `malloc_trim`); nothing else may be unsafe.
+// FFI is allowed only in `allocator` (mimalloc's option setter); nothing else may be unsafe.
 #![deny(unsafe_code)]
 
 use clap::{Parser, ValueEnum};
@@ -8,6 +8,10 @@ use proxy::config::{self, ConfigSource, LogFormat};
 use proxy::{Proxy, StartError};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// mimalloc: see [`allocator`].
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Rampart reverse proxy.
 #[derive(Debug, Parser)]
@@ -148,6 +152,7 @@ const EXIT_CONFIG: u8 = 64;
 const EXIT_BIND: u8 = 69;
 
 fn main() -> ExitCode {
+    allocator::configure();
     let args = Args::parse();
     if let Some(Command::GenCert { hosts, out }) = &args.command {
         return gen_cert(hosts, out);
@@ -225,49 +230,70 @@ async fn run(config: proxy::Config, source: ConfigSource) -> ExitCode {
             }
         }
         () = handle.drained() => {}
-        () = trim::after_closes(&handle) => {}
     }
     handle.shutdown().await;
     drop(signals);
     ExitCode::SUCCESS
 }
 
-/// Gives the heap freed by closed (or parked) connections back to the system: glibc malloc
-/// keeps it in its arenas, so RSS would otherwise stay at its peak after a burst of
-/// connections, and a parked connection's freed hyper buffers would still count in RSS.
-mod trim {
-    use proxy::ProxyHandle;
-    use std::time::Duration;
+/// The allocator's settings. mimalloc keeps each size class in pages of its own, so the few
+/// small objects of a parked or closed connection do not pin the pages its freed hyper
+/// buffers were in, as they do in glibc's heap; purging at once (instead of after 1 s, which
+/// an idle worker never reaches) hands those pages back while the process is quiet, and arenas
+/// are committed as they are used rather than up front (eagerly committed, they are backed by
+/// transparent huge pages: 17.6 MiB RSS at start instead of 11). Measured with 4,000 idle
+/// keep-alive connections: glibc with `malloc_trim` 8.4 KiB per connection and RSS +22 % after
+/// they close; mimalloc with these settings 2.5 KiB and +15 %.
+mod allocator {
+    use libmimalloc_sys::{mi_option_set, mi_option_t};
 
-    /// Connections that must have ended or parked since the last trim before another one.
-    const CLOSED: u64 = 64;
+    /// `mi_option_arena_eager_commit` in mimalloc.h (v3, libmimalloc-sys 0.1.49, pinned).
+    pub(super) const ARENA_EAGER_COMMIT: mi_option_t = 4;
+    /// `mi_option_purge_delay` in mimalloc.h (v3, libmimalloc-sys 0.1.49, pinned).
+    pub(super) const PURGE_DELAY: mi_option_t = 15;
 
-    /// Checks once a second; never returns.
-    pub(crate) async fn after_closes(handle: &ProxyHandle) {
-        let mut ticks = tokio::time::interval(Duration::from_secs(1));
-        let mut trimmed_at = handle.metrics().connections_ended();
-        loop {
-            ticks.tick().await;
-            let ended = handle.metrics().connections_ended();
-            if ended.saturating_sub(trimmed_at) >= CLOSED {
-                trimmed_at = ended;
-                release_free_memory();
-            }
-        }
-    }
-
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    /// Runs [`configure`] before `main` and before the first allocation (Rust's runtime
+    /// allocates before `main`, and the first arena is reserved then).
+    #[cfg(target_os = "linux")]
+    #[used]
     #[allow(unsafe_code)]
-    fn release_free_memory() {
-        // SAFETY: `malloc_trim` only walks glibc's own arenas under their locks; it takes no
-        // pointer from us and is safe to call from any thread at any time.
+    // SAFETY: a function pointer in `.init_array`, called once by the loader with no
+    // arguments, as every ELF constructor is; `configure` touches no Rust runtime state.
+    #[unsafe(link_section = ".init_array")]
+    static BEFORE_MAIN: extern "C" fn() = configure;
+
+    /// Purge freed pages at once; commit arenas on demand. Idempotent: `main` calls it too
+    /// (where there is no `.init_array`, that call is the one that counts).
+    #[allow(unsafe_code)]
+    pub(super) extern "C" fn configure() {
+        // SAFETY: `mi_option_set` stores an integer in mimalloc's option table; it takes no
+        // pointer and is safe to call at any time from any thread.
         unsafe {
-            libc::malloc_trim(0);
+            mi_option_set(PURGE_DELAY, 0);
+            mi_option_set(ARENA_EAGER_COMMIT, 0);
         }
     }
 
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    fn release_free_memory() {}
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use libmimalloc_sys::mi_option_get;
+
+        /// `mi_option_os_tag` and `mi_option_max_errors`, with their defaults 100 and 32.
+        const OS_TAG: mi_option_t = 18;
+        const MAX_ERRORS: mi_option_t = 19;
+
+        #[test]
+        #[allow(unsafe_code)]
+        fn the_options_are_set_before_main_at_mimallocs_positions() {
+            // SAFETY: reads mimalloc's option table.
+            let read = |o| unsafe { mi_option_get(o) };
+            // The constructor ran in this test binary too.
+            assert_eq!((read(PURGE_DELAY), read(ARENA_EAGER_COMMIT)), (0, 0));
+            // The enum has not shifted: the options around ours keep their distinct defaults.
+            assert_eq!((read(OS_TAG), read(MAX_ERRORS)), (100, 32));
+        }
+    }
 }
 
 mod signals {

@@ -76,9 +76,6 @@ pub struct Metrics {
     pub store_up: Family<RouteLabels, Gauge>,
     /// The sampled log of rejections.
     pub reject_log: crate::security::RejectLog,
-    /// Client connections ended or parked so far (not exported: the binary's allocator trim
-    /// reads it; both free a connection's hyper buffers).
-    ended: std::sync::atomic::AtomicU64,
     /// WebSockets and SSE streams.
     pub streams: super::streams::StreamMetrics,
     /// Plain totals for the admin page's rates (`/admin/summary`), not exported.
@@ -275,7 +272,6 @@ impl Metrics {
             store_fallbacks,
             store_up,
             reject_log: crate::security::RejectLog::default(),
-            ended: std::sync::atomic::AtomicU64::new(0),
             streams,
             totals: RequestTotals::default(),
             backends,
@@ -327,17 +323,6 @@ impl Metrics {
     pub fn rejected(&self, reason: &'static str, client: std::net::IpAddr, detail: &str) {
         self.rejected.get_or_create(&ReasonLabels { reason }).inc();
         self.reject_log.log(reason, client, detail);
-    }
-
-    /// Counts a client connection that ended, or parked (its hyper state freed).
-    pub fn connection_ended(&self) {
-        self.ended
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Client connections ended or parked since the proxy started.
-    pub fn connections_ended(&self) -> u64 {
-        self.ended.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Counts a reload attempt.

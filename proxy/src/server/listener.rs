@@ -110,7 +110,6 @@ pub(crate) async fn run(
                 // Boxed: the handshake's state must not size every plain connection's task.
                 Some(tls) => Box::pin(handshake_and_serve(&builders, tls, stream, cx)).await,
             };
-            metrics.connection_ended();
             match ended {
                 Ended::Closed => {}
                 Ended::HeadTimeout => metrics.rejected(

@@ -107,8 +107,6 @@ pub(crate) async fn serve_plain(
         let back = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         match back {
             Some(stream) if activity.parked() && result.is_ok() => {
-                // Its hyper buffers were freed: counted for the binary's allocator trim.
-                cx.shared.metrics.connection_ended();
                 io = stream;
                 deadline = quiet_since + cx.header_read;
                 parked = true;
