@@ -101,14 +101,22 @@ pub(crate) async fn run(
         let builders = Arc::clone(&builders);
         // The TLS settings of the generation current at accept; a reload changes them for
         // new connections only.
-        let tls = shared.runtime.load().tls.get(index).cloned().flatten();
+        // Boxed: a plain connection's task holds a pointer, not the settings.
+        let tls = shared
+            .runtime
+            .load()
+            .tls
+            .get(index)
+            .cloned()
+            .flatten()
+            .map(Box::new);
         conns.spawn(async move {
             let _slot = guard;
             let metrics = Arc::clone(&cx.shared.metrics);
             let ended = match tls {
-                None => serve_plain(&builders.plain, stream, cx).await,
+                None => serve_plain(&builders.plain, stream, &cx).await,
                 // Boxed: the handshake's state must not size every plain connection's task.
-                Some(tls) => Box::pin(handshake_and_serve(&builders, tls, stream, cx)).await,
+                Some(tls) => Box::pin(handshake_and_serve(&builders, *tls, stream, cx)).await,
             };
             match ended {
                 Ended::Closed => {}

@@ -66,12 +66,17 @@ pub(crate) struct Context {
 /// Serves a plain connection: HTTP/1.1 or h2c. While no request is under way (before the
 /// first, and between keep-alive requests once quiet for [`PARK_AFTER`]) it holds only the
 /// socket, outside hyper.
+///
+/// Its future is the connection task's for the whole life of the connection, so it is kept
+/// small (it is most of what a parked connection costs): `cx` is borrowed from the task, the
+/// wait polls the socket's readiness without a future of its own, and nothing of hyper's
+/// connection set-up outlives the set-up.
 pub(crate) async fn serve_plain(
     builder: &auto::Builder<TokioExecutor>,
     stream: TcpStream,
-    cx: Context,
+    cx: &Context,
 ) -> Ended {
-    let (mut io, verdict) = validated(stream, &cx);
+    let (mut io, verdict) = validated(stream, cx);
     let activity = Arc::new(Activity::default());
     let mut deadline = Instant::now() + cx.header_read;
     let mut parked = false;
@@ -81,7 +86,7 @@ pub(crate) async fn serve_plain(
         tokio::select! {
             biased;
             () = cx.stop.cancelled() => return Ended::Closed,
-            ready = io.get_ref().readable() => {
+            ready = std::future::poll_fn(|c| io.get_ref().poll_read_ready(c)) => {
                 if let Err(e) = ready {
                     return Ended::Failed(e.into());
                 }
@@ -92,16 +97,7 @@ pub(crate) async fn serve_plain(
         activity.resume();
         let slot = Arc::new(Mutex::new(None));
         let parkable = Parkable::new(io, Arc::clone(&activity), Arc::clone(&slot));
-        // The head deadline runs on from the wait (hyper starts its own timer afresh).
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
-        let mut builder = builder.clone();
-        builder.http1().header_read_timeout(left);
-        let service = service(&cx, Arc::clone(&verdict), Arc::clone(&activity), None);
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(parkable), service)
-            .into_owned();
+        let conn = h1_connection(builder, parkable, deadline, cx, &verdict, &activity);
         // Boxed: hyper's connection state is only held while a request may be under way.
         let (result, quiet_since) = Box::pin(watch(conn, &cx.stop, Some(&activity))).await;
         let back = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -114,6 +110,27 @@ pub(crate) async fn serve_plain(
             _ => return result.into(),
         }
     }
+}
+
+/// hyper's connection for a plain stream that just became readable; the head deadline runs on
+/// from the wait (hyper starts its own timer afresh).
+fn h1_connection(
+    builder: &auto::Builder<TokioExecutor>,
+    io: Parkable<Validated<TcpStream>>,
+    deadline: Instant,
+    cx: &Context,
+    verdict: &Arc<Verdict>,
+    activity: &Arc<Activity>,
+) -> impl GracefulConnection<Error = ConnError> + Send + 'static {
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    let mut builder = builder.clone();
+    builder.http1().header_read_timeout(left);
+    let service = service(cx, Arc::clone(verdict), Arc::clone(activity), None);
+    builder
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .into_owned()
 }
 
 /// The client stream behind the HTTP/1 framing validator (it steps aside for h2), and the
