@@ -119,8 +119,14 @@ pub async fn send_pooled(
         (Err(e), Some(replay)) if reused && e.is_stale_connection() && !client_aborted() => {
             tracing::debug!(error = ?e, "request failed before any response byte; sending it once more on a new connection");
             let (_, now) = tokio::sync::oneshot::channel::<()>();
-            let second =
-                exchange(&clients.fresh, replay.into_request(), now, response_header).await;
+            // Boxed: a stale retry is rare, and its future must not size every request's.
+            let second = Box::pin(exchange(
+                &clients.fresh,
+                replay.into_request(),
+                now,
+                response_header,
+            ))
+            .await;
             Sent {
                 result: second.map(|r| r.map(UpstreamBody::Client)),
                 retried_stale: true,

@@ -195,6 +195,11 @@ pub(crate) async fn handle(
         let e = ProxyError::BadRequest("request target cannot be forwarded");
         return Ok(finish(e.into_response(&request_id), record, id_header));
     };
+    // Not needed past here: dropped so that the forward future below can reuse their room
+    // in this request's future (which is boxed per request).
+    drop(checked);
+    drop(uri);
+    // Boxed: a copy of the head, kept only on routes that resume streams.
     let resume = crate::upgrade::sse::Resume::capture(
         route,
         &parts,
@@ -202,7 +207,8 @@ pub(crate) async fn handle(
         &client_side,
         peer_subject.as_ref(),
         (conn.listener, conn.worker, &request_id),
-    );
+    )
+    .map(Box::new);
     let out = Outgoing {
         parts,
         // A WebSocket handshake has no body (RFC 6455 §4.1); hyper keeps an upgrade request's
@@ -344,7 +350,7 @@ pub(crate) async fn handle(
             route: route.name.clone(),
             failover: route.sse_failover.clone(),
             backend: Arc::clone(backend.backend()),
-            resume,
+            resume: resume.map(|r| *r),
             metrics: Arc::clone(&shared.metrics),
             draining: shared.streams.draining(),
         };
