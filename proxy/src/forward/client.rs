@@ -3,9 +3,9 @@
 //! speaks TLS to the backends of an upstream with `tls`, whatever the request's scheme.
 
 use super::ProxyBody;
+pub use super::stream::UpstreamStream;
 use crate::config::{UpstreamConfig, UpstreamTls};
 use http::Uri;
-use hyper_rustls::MaybeHttpsStream;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -14,14 +14,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 /// The hyper-util client type used for every upstream.
 pub type HttpClient = Client<UpstreamConnector, ProxyBody>;
-
-/// A connection to a backend: plain TCP or TLS over it.
-pub type UpstreamStream = MaybeHttpsStream<TokioIo<TcpStream>>;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -76,7 +72,7 @@ impl tower::Service<Uri> for UpstreamConnector {
         Box::pin(async move {
             let tcp = connecting.await?;
             let Some((connector, sni)) = tls else {
-                return Ok(MaybeHttpsStream::Http(tcp));
+                return Ok(UpstreamStream::Plain(tcp));
             };
             let name = match sni {
                 Some(n) => n,
@@ -84,7 +80,7 @@ impl tower::Service<Uri> for UpstreamConnector {
             };
             let handshake = connector.connect(name, TokioIo::new(tcp));
             match tokio::time::timeout(timeout, handshake).await {
-                Ok(Ok(stream)) => Ok(MaybeHttpsStream::Https(TokioIo::new(stream))),
+                Ok(Ok(stream)) => Ok(UpstreamStream::Tls(Box::new(TokioIo::new(stream)))),
                 Ok(Err(e)) => Err(Box::new(e) as BoxError),
                 Err(_) => Err(Box::new(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,

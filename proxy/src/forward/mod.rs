@@ -9,6 +9,7 @@ pub mod headers;
 mod pool;
 pub mod prepare;
 mod send;
+mod stream;
 mod upload;
 
 pub use body::{BoxError, IdleTimedOut, IdleTimeout, ProxyBody, Tracked};

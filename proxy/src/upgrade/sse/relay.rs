@@ -185,14 +185,16 @@ impl Relay {
             };
             let failed = Arc::clone(self.open.backend());
             let last_id = self.parser.last_id().map(str::to_owned);
-            let resumed = failover::reconnect(
+            // Boxed: the reconnect's state (a whole request exchange) is kilobytes that every
+            // idle stream would otherwise carry inline in its body for its whole life.
+            let resumed = Box::pin(failover::reconnect(
                 &self.rt,
                 &f.upstream,
                 &f.resume,
                 &f.cfg,
                 &failed,
                 last_id.as_deref(),
-            )
+            ))
             .await;
             let result = if resumed.is_some() {
                 "resumed"
