@@ -1,18 +1,22 @@
-//! Accept loops: HTTP/1.1 and h2c on one port, or TLS with ALPN; on stop, the drain of the
-//! listener's connections.
+//! Accept loops: HTTP/1.1 and h2c on one port, or TLS with ALPN; idle keep-alive connections
+//! parked in the listener's lot; on stop, the drain of the listener's connections.
 
 use super::Shared;
 use super::handler::ConnInfo;
-use super::serve::{Context, Ended, serve_plain, serve_tls};
+use super::lot::{Left, Lot};
+use super::park::Parked;
+use super::serve::{Context, Ended, Served, serve_parked, serve_plain, serve_tls};
 use crate::security;
+use crate::security::ConnGuard;
 use crate::security::framing::HeadLimits;
 use crate::security::tls::Termination;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 /// The connection builder for client listeners, from the server settings.
@@ -47,92 +51,54 @@ pub(crate) async fn run(
 ) {
     let plain = builder(&shared);
     let server = shared.runtime.load().config.server;
-    let limits = HeadLimits {
-        max_head_bytes: server.max_header_bytes,
-        max_headers: server.max_request_headers,
+    let listening = Listening {
+        shared: Arc::clone(&shared),
+        builders: Arc::new(Builders {
+            h1: plain.clone().http1_only(),
+            h2: plain.clone().http2_only(),
+            plain,
+        }),
+        limits: HeadLimits {
+            max_head_bytes: server.max_header_bytes,
+            max_headers: server.max_request_headers,
+        },
+        header_read: server.header_read_timeout,
+        stop: stop.clone(),
+        worker,
+        index,
     };
-    let builders = Arc::new(Builders {
-        h1: plain.clone().http1_only(),
-        h2: plain.clone().http2_only(),
-        plain,
-    });
     let mut conns = JoinSet::new();
+    let mut lot = Lot::new(shared.metrics.parked.clone());
     loop {
-        let accepted = tokio::select! {
+        let event = tokio::select! {
             () = stop.cancelled() => break,
-            accepted = listener.accept() => accepted,
+            accepted = listener.accept() => Event::Accepted(accepted),
             // Reaped as they end: a finished task's slot holds its whole future's memory until
             // the set lets go of it, so closed connections would keep RSS at its peak.
-            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            Some(joined) = conns.join_next(), if !conns.is_empty() => Event::Joined(joined),
+            left = std::future::poll_fn(|c| lot.poll_next(c)) => Event::Lot(left),
         };
-        let (stream, client) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
+        match event {
+            Event::Accepted(Ok((stream, client))) => listening.accept(&mut conns, stream, client),
+            Event::Accepted(Err(e)) => {
                 // Out of file descriptors and similar: back off briefly instead of spinning.
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
             }
-        };
-        // Listener IP filter (`on_deny: close`) and the per-IP connection cap, on the socket
-        // address before any byte is read; the guard lives as long as the connection.
-        let guard = match security::admit_connection(
-            &shared.runtime.load(),
-            index,
-            client.ip(),
-            &shared.metrics,
-        ) {
-            Ok(guard) => guard,
-            Err(security::Refused) => continue,
-        };
-        let _ = stream.set_nodelay(true);
-        let cx = Context {
-            info: ConnInfo {
-                client,
-                listener: index,
-                proto: "http",
-                worker,
-            },
-            shared: Arc::clone(&shared),
-            limits,
-            header_read: server.header_read_timeout,
-            stop: stop.clone(),
-        };
-        let builders = Arc::clone(&builders);
-        // The TLS settings of the generation current at accept; a reload changes them for
-        // new connections only.
-        // Boxed: a plain connection's task holds a pointer, not the settings.
-        let tls = shared
-            .runtime
-            .load()
-            .tls
-            .get(index)
-            .cloned()
-            .flatten()
-            .map(Box::new);
-        conns.spawn(async move {
-            let _slot = guard;
-            let metrics = Arc::clone(&cx.shared.metrics);
-            let ended = match tls {
-                None => serve_plain(&builders.plain, stream, &cx).await,
-                // Boxed: the handshake's state must not size every plain connection's task.
-                Some(tls) => Box::pin(handshake_and_serve(&builders, *tls, stream, cx)).await,
-            };
-            match ended {
-                Ended::Closed => {}
-                Ended::HeadTimeout => metrics.rejected(
-                    "header_timeout",
-                    client.ip(),
-                    "request head not received in time",
-                ),
-                Ended::Failed(e) => {
-                    tracing::debug!(%client, error = %e, "connection ended with an error");
-                }
-            }
-        });
+            Event::Joined(Ok(Some(parked))) => lot.insert(parked),
+            Event::Joined(_) => {}
+            Event::Lot(Left::Ready(parked)) => listening.resume(&mut conns, parked),
+            Event::Lot(Left::Expired(parked)) => shared.metrics.rejected(
+                "header_timeout",
+                parked.client.ip(),
+                "request head not received in time",
+            ),
+        }
     }
     drop(listener);
-    // `stop` has fired: idle and parked connections close, busy ones finish their response.
+    // `stop` has fired: parked connections close at once, idle ones too (a task that parks
+    // from here on is dropped with its result), busy ones finish their response.
+    drop(lot);
     let open = conns.len();
     let drained = async { while conns.join_next().await.is_some() {} };
     if tokio::time::timeout(drain, drained).await.is_err() {
@@ -151,6 +117,118 @@ pub(crate) async fn run(
             open = streams.tasks(),
             "stream drain deadline passed; dropping the remaining streams"
         );
+    }
+}
+
+/// What woke a listener's loop.
+enum Event {
+    Accepted(std::io::Result<(TcpStream, SocketAddr)>),
+    /// A connection's task ended: closed, or parked.
+    Joined(Result<Option<Parked>, JoinError>),
+    Lot(Left),
+}
+
+/// The connection tasks of one listener; each ends closed (`None`) or parked.
+type Conns = JoinSet<Option<Parked>>;
+
+/// What one listener serves its connections with.
+struct Listening {
+    shared: Arc<Shared>,
+    builders: Arc<Builders>,
+    limits: HeadLimits,
+    header_read: Duration,
+    stop: CancellationToken,
+    worker: usize,
+    index: usize,
+}
+
+/// How a connection's task begins.
+enum Start {
+    /// Just accepted, with the listener's TLS settings (boxed: a plain connection's task holds
+    /// a pointer, not the settings).
+    New(TcpStream, Option<Box<Termination>>),
+    /// Parked, its next request arriving.
+    Parked(Parked),
+}
+
+impl Listening {
+    /// Admits an accepted connection (listener IP filter with `on_deny: close`, the per-IP
+    /// connection cap; on the socket address, before any byte is read) and starts its task.
+    fn accept(&self, conns: &mut Conns, stream: TcpStream, client: SocketAddr) {
+        let shared = &self.shared;
+        let guard = match security::admit_connection(
+            &shared.runtime.load(),
+            self.index,
+            client.ip(),
+            &shared.metrics,
+        ) {
+            Ok(guard) => guard,
+            Err(security::Refused) => return,
+        };
+        let _ = stream.set_nodelay(true);
+        // The TLS settings of the generation current at accept; a reload changes them for
+        // new connections only.
+        let tls = shared
+            .runtime
+            .load()
+            .tls
+            .get(self.index)
+            .cloned()
+            .flatten()
+            .map(Box::new);
+        self.spawn(conns, client, guard, Start::New(stream, tls));
+    }
+
+    /// Starts the task of a parked connection whose next request has begun to arrive.
+    fn resume(&self, conns: &mut Conns, mut parked: Parked) {
+        let guard = parked.guard.take();
+        self.spawn(conns, parked.client, guard, Start::Parked(parked));
+    }
+
+    fn spawn(&self, conns: &mut Conns, client: SocketAddr, guard: Option<ConnGuard>, start: Start) {
+        let cx = Context {
+            info: ConnInfo {
+                client,
+                listener: self.index,
+                proto: "http",
+                worker: self.worker,
+            },
+            shared: Arc::clone(&self.shared),
+            limits: self.limits,
+            header_read: self.header_read,
+            stop: self.stop.clone(),
+        };
+        let builders = Arc::clone(&self.builders);
+        conns.spawn(async move {
+            let metrics = Arc::clone(&cx.shared.metrics);
+            let served = match start {
+                Start::New(stream, None) => serve_plain(&builders.plain, stream, &cx).await,
+                Start::Parked(parked) => serve_parked(&builders.plain, parked, &cx).await,
+                // Boxed: the handshake's state must not size every plain connection's task.
+                Start::New(stream, Some(tls)) => {
+                    Served::Ended(Box::pin(handshake_and_serve(&builders, *tls, stream, cx)).await)
+                }
+            };
+            let ended = match served {
+                Served::Parked(mut parked) => {
+                    parked.guard = guard;
+                    return Some(parked);
+                }
+                Served::Ended(ended) => ended,
+            };
+            match ended {
+                Ended::Closed => {}
+                Ended::HeadTimeout => metrics.rejected(
+                    "header_timeout",
+                    client.ip(),
+                    "request head not received in time",
+                ),
+                Ended::Failed(e) => {
+                    tracing::debug!(%client, error = %e, "connection ended with an error");
+                }
+            }
+            None
+        });
     }
 }
 

@@ -4,6 +4,7 @@ mod drain;
 mod exchange;
 mod handler;
 mod listener;
+mod lot;
 mod park;
 mod runtime;
 mod serve;

@@ -10,20 +10,47 @@
 //! its shutdown of the socket is skipped and the wrapper hands the socket back through a slot
 //! when hyper drops it.
 
-use crate::security::framing::Validated;
+use crate::security::ConnGuard;
+use crate::security::framing::{Validated, Verdict};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// How long a keep-alive connection must be quiet (no byte read, no response open) before it
 /// parks: one to two ticks of this.
 pub(crate) const PARK_AFTER: Duration = Duration::from_secs(1);
+
+/// A plain HTTP/1 connection between two requests, out of hyper and out of any task: what its
+/// next hyper connection needs and nothing more (it waits in the listener's [`Lot`]).
+///
+/// [`Lot`]: super::lot::Lot
+#[derive(Debug)]
+pub(crate) struct Parked {
+    /// The client socket; nothing of the next request has been read from it.
+    pub(crate) stream: TcpStream,
+    /// Requests read to their end on this connection (the framing follower's count).
+    pub(crate) requests: u64,
+    /// The connection's framing verdict.
+    pub(crate) verdict: Arc<Verdict>,
+    /// The connection's request and response counts.
+    pub(crate) activity: Arc<Activity>,
+    /// When the next request's head must have arrived (`server.header_read_timeout` after
+    /// the connection went quiet).
+    pub(crate) deadline: Instant,
+    /// The client's address.
+    pub(crate) client: SocketAddr,
+    /// The per-IP connection count the connection holds, if capped.
+    pub(crate) guard: Option<ConnGuard>,
+}
 
 /// A stream that can tell whether it stands between two HTTP/1 requests.
 pub(crate) trait Boundary {

@@ -1,9 +1,9 @@
-//! Serving one accepted connection: plain (HTTP/1.1, parked between requests when idle, or
-//! h2c) or decrypted TLS; every hyper connection watched for the drain.
+//! Serving one accepted connection: plain (HTTP/1.1, parked in the listener's lot between
+//! requests when idle, or h2c) or decrypted TLS; every hyper connection watched for the drain.
 
 use super::Shared;
 use super::handler::{self, ConnInfo};
-use super::park::{Activity, OpenBody, PARK_AFTER, Parkable};
+use super::park::{Activity, OpenBody, PARK_AFTER, Parkable, Parked};
 use crate::forward::ProxyBody;
 use crate::security::framing::{HeadLimits, Validated, Verdict};
 use crate::security::tls::PeerSubject;
@@ -13,7 +13,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulConnection;
-use prometheus_client::metrics::gauge::Gauge;
 use std::convert::Infallible;
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
@@ -30,7 +29,7 @@ pub(crate) type ConnError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) enum Ended {
     /// Closed normally (client, keep-alive end, drain).
     Closed,
-    /// No request head within `server.header_read_timeout` (also while parked).
+    /// No request head within `server.header_read_timeout`.
     HeadTimeout,
     /// hyper or the stream failed.
     Failed(ConnError),
@@ -63,52 +62,94 @@ pub(crate) struct Context {
     pub(crate) stop: CancellationToken,
 }
 
-/// Serves a plain connection: HTTP/1.1 or h2c. While no request is under way (before the
-/// first, and between keep-alive requests once quiet for [`PARK_AFTER`]) it holds only the
-/// socket, outside hyper.
+/// What a plain connection's task ends with.
+pub(crate) enum Served {
+    /// The connection is over.
+    Ended(Ended),
+    /// The connection went quiet between two HTTP/1 requests: it waits in the listener's lot,
+    /// out of hyper and out of this task.
+    Parked(Parked),
+}
+
+/// Serves a new plain connection: HTTP/1.1 or h2c. Until its first byte arrives it holds
+/// only the socket, outside hyper; once quiet for [`PARK_AFTER`] between two HTTP/1 requests,
+/// it leaves the task parked.
 ///
-/// Its future is the connection task's for the whole life of the connection, so it is kept
-/// small (it is most of what a parked connection costs): `cx` is borrowed from the task, the
-/// wait polls the socket's readiness without a future of its own, and nothing of hyper's
-/// connection set-up outlives the set-up.
+/// Its future is the connection task's, so it is kept small (it is what a new connection
+/// waiting for its first byte costs): `cx` is borrowed from the task, the wait polls the
+/// socket's readiness without a future of its own, and hyper's connection is boxed.
 pub(crate) async fn serve_plain(
     builder: &auto::Builder<TokioExecutor>,
     stream: TcpStream,
     cx: &Context,
-) -> Ended {
-    let (mut io, verdict) = validated(stream, cx);
+) -> Served {
+    let deadline = Instant::now() + cx.header_read;
+    tokio::select! {
+        biased;
+        () = cx.stop.cancelled() => return Served::Ended(Ended::Closed),
+        ready = std::future::poll_fn(|c| stream.poll_read_ready(c)) => {
+            if let Err(e) = ready {
+                return Served::Ended(Ended::Failed(e.into()));
+            }
+        }
+        () = tokio::time::sleep_until(deadline) => return Served::Ended(Ended::HeadTimeout),
+    }
+    let verdict = Arc::new(Verdict::default());
+    let io = validated(stream, cx, Arc::clone(&verdict), 0);
     let activity = Arc::new(Activity::default());
-    let mut deadline = Instant::now() + cx.header_read;
-    let mut parked = false;
-    loop {
-        // Parked (or new): nothing is read (a byte arriving wakes it), nothing buffered.
-        let counted = parked.then(|| ParkedGauge::new(&cx.shared.metrics.parked));
-        tokio::select! {
-            biased;
-            () = cx.stop.cancelled() => return Ended::Closed,
-            ready = std::future::poll_fn(|c| io.get_ref().poll_read_ready(c)) => {
-                if let Err(e) = ready {
-                    return Ended::Failed(e.into());
-                }
-            }
-            () = tokio::time::sleep_until(deadline) => return Ended::HeadTimeout,
-        }
-        drop(counted);
-        activity.resume();
-        let slot = Arc::new(Mutex::new(None));
-        let parkable = Parkable::new(io, Arc::clone(&activity), Arc::clone(&slot));
-        let conn = h1_connection(builder, parkable, deadline, cx, &verdict, &activity);
-        // Boxed: hyper's connection state is only held while a request may be under way.
-        let (result, quiet_since) = Box::pin(watch(conn, &cx.stop, Some(&activity))).await;
-        let back = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match back {
-            Some(stream) if activity.parked() && result.is_ok() => {
-                io = stream;
-                deadline = quiet_since + cx.header_read;
-                parked = true;
-            }
-            _ => return result.into(),
-        }
+    Box::pin(serve_h1(builder, io, verdict, activity, deadline, cx)).await
+}
+
+/// Serves a parked connection whose next request has begun to arrive.
+pub(crate) async fn serve_parked(
+    builder: &auto::Builder<TokioExecutor>,
+    parked: Parked,
+    cx: &Context,
+) -> Served {
+    let io = validated(
+        parked.stream,
+        cx,
+        Arc::clone(&parked.verdict),
+        parked.requests,
+    );
+    let h1 = serve_h1(
+        builder,
+        io,
+        parked.verdict,
+        parked.activity,
+        parked.deadline,
+        cx,
+    );
+    Box::pin(h1).await
+}
+
+/// One hyper HTTP/1 connection on a readable stream, until it ends or parks.
+async fn serve_h1(
+    builder: &auto::Builder<TokioExecutor>,
+    io: Validated<TcpStream>,
+    verdict: Arc<Verdict>,
+    activity: Arc<Activity>,
+    deadline: Instant,
+    cx: &Context,
+) -> Served {
+    activity.resume();
+    let slot = Arc::new(Mutex::new(None));
+    let parkable = Parkable::new(io, Arc::clone(&activity), Arc::clone(&slot));
+    let conn = h1_connection(builder, parkable, deadline, cx, &verdict, &activity);
+    let (result, quiet_since) = watch(conn, &cx.stop, Some(&activity)).await;
+    let back = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let idle = back.filter(|_| activity.parked() && result.is_ok());
+    match idle.and_then(Validated::into_idle) {
+        Some((stream, requests)) => Served::Parked(Parked {
+            stream,
+            requests,
+            verdict,
+            activity,
+            deadline: quiet_since + cx.header_read,
+            client: cx.info.client,
+            guard: None,
+        }),
+        None => Served::Ended(result.into()),
     }
 }
 
@@ -133,34 +174,17 @@ fn h1_connection(
         .into_owned()
 }
 
-/// The client stream behind the HTTP/1 framing validator (it steps aside for h2), and the
-/// verdict the validator and the requests of this connection share.
-fn validated<S>(stream: S, cx: &Context) -> (Validated<S>, Arc<Verdict>) {
-    let verdict = Arc::new(Verdict::default());
-    let io = Validated::new(
+/// The client stream behind the HTTP/1 framing validator (it steps aside for h2), `requests`
+/// of the connection already read; `verdict` is shared with the connection's requests.
+fn validated<S>(stream: S, cx: &Context, verdict: Arc<Verdict>, requests: u64) -> Validated<S> {
+    Validated::resumed(
         stream,
         cx.limits,
-        Arc::clone(&verdict),
+        verdict,
         Arc::clone(&cx.shared.metrics),
         cx.info.client.ip(),
-    );
-    (io, verdict)
-}
-
-/// Counts a parked connection in `rampart_parked_connections` while it lives.
-struct ParkedGauge<'a>(&'a Gauge);
-
-impl<'a> ParkedGauge<'a> {
-    fn new(gauge: &'a Gauge) -> Self {
-        gauge.inc();
-        Self(gauge)
-    }
-}
-
-impl Drop for ParkedGauge<'_> {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
+        requests,
+    )
 }
 
 /// Serves a decrypted TLS connection (HTTP/1.1 or h2 by ALPN) with hyper throughout;
@@ -174,7 +198,8 @@ pub(crate) async fn serve_tls<I>(
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (io, verdict) = validated(stream, &cx);
+    let verdict = Arc::new(Verdict::default());
+    let io = validated(stream, &cx, Arc::clone(&verdict), 0);
     let activity = Arc::new(Activity::default());
     let service = service(&cx, verdict, activity, subject);
     let conn = builder

@@ -115,10 +115,15 @@ pub struct Follower {
 impl Follower {
     /// A follower at the start of a connection.
     pub fn new(limits: HeadLimits) -> Self {
+        Self::resumed(limits, 0)
+    }
+
+    /// A follower between two requests of a connection, `requests` of them already read.
+    pub fn resumed(limits: HeadLimits, requests: u64) -> Self {
         Self {
             limits,
             state: State::Start,
-            request: 0,
+            request: requests,
             head_bytes: 0,
             fields: 0,
             line: [0; 16],

@@ -14,9 +14,24 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct Validated<S> {
     inner: S,
     follower: Follower,
+    verdict: Unanswered,
+}
+
+/// The connection's verdict, and where a violation no request answered is counted when the
+/// connection ends (hyper refused the head before the handler, e.g. 431).
+#[derive(Debug)]
+struct Unanswered {
     verdict: Arc<Verdict>,
     metrics: Arc<Metrics>,
     client: IpAddr,
+}
+
+impl std::ops::Deref for Unanswered {
+    type Target = Verdict;
+
+    fn deref(&self) -> &Verdict {
+        &self.verdict
+    }
 }
 
 impl<S> Validated<S> {
@@ -29,13 +44,35 @@ impl<S> Validated<S> {
         metrics: Arc<Metrics>,
         client: IpAddr,
     ) -> Self {
+        Self::resumed(inner, limits, verdict, metrics, client, 0)
+    }
+
+    /// Wraps `inner` taken back between requests by [`Validated::into_idle`], `requests` of
+    /// them already read on this connection.
+    pub fn resumed(
+        inner: S,
+        limits: HeadLimits,
+        verdict: Arc<Verdict>,
+        metrics: Arc<Metrics>,
+        client: IpAddr,
+        requests: u64,
+    ) -> Self {
         Self {
             inner,
-            follower: Follower::new(limits),
-            verdict,
-            metrics,
-            client,
+            follower: Follower::resumed(limits, requests),
+            verdict: Unanswered {
+                verdict,
+                metrics,
+                client,
+            },
         }
+    }
+
+    /// The stream back and the number of requests read to their end, when it stands between
+    /// two requests; else `None`, the wrapper dropped (and the stream closed) as usual.
+    pub fn into_idle(self) -> Option<(S, u64)> {
+        let requests = self.between_requests()?;
+        Some((self.inner, requests))
     }
 
     /// The wrapped stream.
@@ -103,7 +140,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Validated<S> {
     }
 }
 
-impl<S> Drop for Validated<S> {
+impl Drop for Unanswered {
     /// Counts a violation no request answered (hyper refused the head before the handler).
     fn drop(&mut self) {
         if let Some(v) = self.verdict.recorded()

@@ -1,0 +1,221 @@
+//! The parking lot: a listener's idle keep-alive connections held outside any task.
+//!
+//! A parked connection is an entry in a table the accept loop polls, not a task of its own:
+//! its socket, a few counters and a waker that names its slot (a task, its future and its
+//! join-set entry cost more than the rest of a parked connection together). The socket's
+//! readiness wakes the accept loop with the slot's key, so a wake costs one look at that one
+//! connection, never a scan. One timer, set to the earliest head deadline, closes the ones whose
+//! client stays silent past `server.header_read_timeout`.
+
+use super::park::Parked;
+use prometheus_client::metrics::gauge::Gauge;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use tokio::io::ReadBuf;
+use tokio::time::{Instant, Sleep};
+
+/// What became of a parked connection.
+#[derive(Debug)]
+pub(crate) enum Left {
+    /// Its next request has begun to arrive: serve it.
+    Ready(Parked),
+    /// No byte arrived before its head deadline: it is closed when dropped.
+    Expired(Parked),
+}
+
+/// A listener's parked connections; see the module docs.
+pub(crate) struct Lot {
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    /// Head deadlines, earliest first: `(deadline, key, serial)`; stale ones are skipped.
+    deadlines: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Keys woken and not yet looked at.
+    pending: Vec<usize>,
+    woken: Arc<Woken>,
+    timer: Pin<Box<Sleep>>,
+    serial: u64,
+    len: usize,
+    gauge: Gauge,
+}
+
+struct Slot {
+    parked: Parked,
+    /// Tells a deadline or wake meant for an earlier occupant of the key from this one's.
+    serial: u64,
+    waker: Waker,
+}
+
+/// The keys whose sockets woke, and the accept loop's waker.
+#[derive(Default)]
+struct Woken {
+    inner: Mutex<WokenInner>,
+}
+
+#[derive(Default)]
+struct WokenInner {
+    keys: Vec<usize>,
+    lot: Option<Waker>,
+}
+
+/// A parked socket's waker: queues its key and wakes the accept loop.
+struct Ping {
+    key: usize,
+    woken: Arc<Woken>,
+}
+
+impl Wake for Ping {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let lot = {
+            let mut inner = self.woken.inner.lock().unwrap_or_else(|p| p.into_inner());
+            inner.keys.push(self.key);
+            inner.lot.clone()
+        };
+        if let Some(lot) = lot {
+            lot.wake();
+        }
+    }
+}
+
+impl Lot {
+    /// An empty lot that counts its connections in `gauge` (`rampart_parked_connections`).
+    pub(crate) fn new(gauge: Gauge) -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            deadlines: BinaryHeap::new(),
+            pending: Vec::new(),
+            woken: Arc::default(),
+            timer: Box::pin(tokio::time::sleep_until(Instant::now())),
+            serial: 0,
+            len: 0,
+            gauge,
+        }
+    }
+
+    /// Parks `parked` until its socket turns readable or its deadline passes; the caller polls
+    /// the lot next (that registers the socket's waker).
+    pub(crate) fn insert(&mut self, parked: Parked) {
+        let key = match self.free.pop() {
+            Some(key) => key,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        self.serial += 1;
+        let waker = Waker::from(Arc::new(Ping {
+            key,
+            woken: Arc::clone(&self.woken),
+        }));
+        self.deadlines
+            .push(Reverse((parked.deadline, key, self.serial)));
+        self.slots[key] = Some(Slot {
+            parked,
+            serial: self.serial,
+            waker,
+        });
+        // Looked at on the next poll: that registers its waker with the socket.
+        self.pending.push(key);
+        self.len += 1;
+        self.gauge.inc();
+    }
+
+    /// The next connection to leave the lot; `Pending` (with the caller's waker registered)
+    /// while none does.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Left> {
+        if let Some(expired) = self.poll_deadlines(cx) {
+            return Poll::Ready(Left::Expired(expired));
+        }
+        {
+            let mut inner = self.woken.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if !inner.lot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                inner.lot = Some(cx.waker().clone());
+            }
+            self.pending.append(&mut inner.keys);
+        }
+        while let Some(key) = self.pending.pop() {
+            let Some(Some(slot)) = self.slots.get(key) else {
+                continue;
+            };
+            let mut byte = [0u8; 1];
+            let mut buf = ReadBuf::new(&mut byte);
+            let peeked = slot
+                .parked
+                .stream
+                .poll_peek(&mut Context::from_waker(&slot.waker), &mut buf);
+            match peeked {
+                Poll::Pending => {}
+                // The next request's first byte: hyper reads it from the socket.
+                Poll::Ready(Ok(n)) if n > 0 => {
+                    if let Some(parked) = self.remove(key) {
+                        return Poll::Ready(Left::Ready(parked));
+                    }
+                }
+                // The client closed (or the socket failed) while parked: close it here, with no
+                // connection started for it.
+                Poll::Ready(_) => drop(self.remove(key)),
+            }
+        }
+        Poll::Pending
+    }
+
+    /// The first entry past its deadline, if any; else the timer set to the next deadline.
+    fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> Option<Parked> {
+        while let Some(&Reverse((deadline, key, serial))) = self.deadlines.peek() {
+            let current = matches!(self.slots.get(key), Some(Some(s)) if s.serial == serial);
+            if !current {
+                self.deadlines.pop();
+                continue;
+            }
+            if self.timer.deadline() != deadline {
+                self.timer.as_mut().reset(deadline);
+            }
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return None;
+            }
+            self.deadlines.pop();
+            return self.remove(key);
+        }
+        None
+    }
+
+    /// Takes the connection in `key` out of the lot.
+    fn remove(&mut self, key: usize) -> Option<Parked> {
+        let slot = self.slots.get_mut(key).and_then(Option::take)?;
+        self.free.push(key);
+        self.len -= 1;
+        self.gauge.dec();
+        self.shrink();
+        Some(slot.parked)
+    }
+
+    /// Gives the table's memory back once the lot is empty (a burst of idle connections must
+    /// not keep its peak); wakes still queued for old keys find no slot and are ignored.
+    fn shrink(&mut self) {
+        if self.len == 0 && self.slots.capacity() > 64 {
+            self.slots = Vec::new();
+            self.free = Vec::new();
+            self.deadlines = BinaryHeap::new();
+            self.pending = Vec::new();
+        }
+    }
+}
+
+impl Drop for Lot {
+    /// Closes every parked connection (the drain closes idle connections at once).
+    fn drop(&mut self) {
+        self.gauge.dec_by(self.len as i64);
+    }
+}
+
+#[cfg(test)]
+#[path = "lot_tests.rs"]
+mod tests;

@@ -1,0 +1,209 @@
+//! The lot over real loopback sockets: a parked connection leaves when its next request's
+//! first byte arrives (and not before), is closed without leaving when its client closes,
+//! leaves expired at its deadline, and every wake looks at its own connection only.
+
+use super::{Left, Lot};
+use crate::server::park::{Activity, Parked};
+use prometheus_client::metrics::gauge::Gauge;
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, timeout};
+
+const BOUND: Duration = Duration::from_secs(10);
+
+/// A connected pair: the client's end and a parked server end due at `deadline`.
+async fn pair(listener: &TcpListener, deadline: Instant) -> (TcpStream, Parked) {
+    let client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (stream, peer) = listener.accept().await.unwrap();
+    let parked = Parked {
+        stream,
+        requests: 1,
+        verdict: Arc::default(),
+        activity: Arc::new(Activity::default()),
+        deadline,
+        client: peer,
+        guard: None,
+    };
+    (client, parked)
+}
+
+async fn listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+/// The next connection to leave, within the test bound.
+async fn next(lot: &mut Lot) -> Left {
+    timeout(BOUND, poll_fn(|c| lot.poll_next(c)))
+        .await
+        .expect("a connection leaves the lot in time")
+}
+
+/// True when the lot has nothing to give right now.
+fn idle(lot: &mut Lot) -> bool {
+    let waker = std::task::Waker::noop();
+    lot.poll_next(&mut std::task::Context::from_waker(waker))
+        .is_pending()
+}
+
+#[tokio::test]
+async fn a_connection_leaves_when_its_next_request_begins_and_the_byte_stays_unread() {
+    let l = listener().await;
+    let gauge = Gauge::default();
+    let mut lot = Lot::new(gauge.clone());
+    let far = Instant::now() + BOUND;
+    let (mut quiet, parked) = pair(&l, far).await;
+    let (mut talker, parked2) = pair(&l, far).await;
+    let talker_port = parked2.client.port();
+    lot.insert(parked);
+    lot.insert(parked2);
+    assert_eq!(gauge.get(), 2);
+    assert!(idle(&mut lot), "nothing arrived yet");
+
+    talker.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    let Left::Ready(mut ready) = next(&mut lot).await else {
+        panic!("expected the talking connection to be ready");
+    };
+    assert_eq!(
+        ready.client.port(),
+        talker_port,
+        "the connection that talked leaves"
+    );
+    assert_eq!(ready.requests, 1);
+    assert_eq!(gauge.get(), 1);
+    // Peeked, not consumed: the whole request is still there for hyper.
+    let mut head = [0u8; 16];
+    ready.stream.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"GET / HTTP/1.1\r\n");
+    assert!(idle(&mut lot), "the quiet connection stays");
+
+    quiet.write_all(b"G").await.unwrap();
+    assert!(matches!(next(&mut lot).await, Left::Ready(_)));
+    assert_eq!(gauge.get(), 0);
+}
+
+#[tokio::test]
+async fn a_connection_whose_client_closes_is_closed_in_the_lot() {
+    let l = listener().await;
+    let gauge = Gauge::default();
+    let mut lot = Lot::new(gauge.clone());
+    let (client, parked) = pair(&l, Instant::now() + BOUND).await;
+    lot.insert(parked);
+    assert!(idle(&mut lot));
+    drop(client);
+    let deadline = Instant::now() + BOUND;
+    while gauge.get() != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the closed connection left the lot"
+        );
+        // Polled as the accept loop would; a closed client never comes out as ready.
+        let polled = timeout(Duration::from_millis(50), poll_fn(|c| lot.poll_next(c))).await;
+        assert!(polled.is_err(), "a closed connection is not handed out");
+    }
+}
+
+#[tokio::test]
+async fn a_silent_connection_expires_at_its_deadline_and_not_before() {
+    let l = listener().await;
+    let gauge = Gauge::default();
+    let mut lot = Lot::new(gauge.clone());
+    let start = Instant::now();
+    let (_late, parked_late) = pair(&l, start + Duration::from_millis(400)).await;
+    let (_soon, parked_soon) = pair(&l, start + Duration::from_millis(150)).await;
+    let soon_port = parked_soon.client.port();
+    lot.insert(parked_late);
+    lot.insert(parked_soon);
+
+    let Left::Expired(first) = next(&mut lot).await else {
+        panic!("expected an expiry");
+    };
+    assert_eq!(
+        first.client.port(),
+        soon_port,
+        "the earliest deadline first"
+    );
+    assert!(Instant::now() >= start + Duration::from_millis(150));
+    let Left::Expired(_) = next(&mut lot).await else {
+        panic!("expected the second expiry");
+    };
+    assert!(Instant::now() >= start + Duration::from_millis(400));
+    assert_eq!(gauge.get(), 0);
+}
+
+#[tokio::test]
+async fn a_reused_slot_keeps_its_own_deadline() {
+    let l = listener().await;
+    let gauge = Gauge::default();
+    let mut lot = Lot::new(gauge.clone());
+    let start = Instant::now();
+    // The first occupant leaves before its near deadline; the next one in its slot is due
+    // much later and must not expire at the first one's time.
+    let (mut first, parked) = pair(&l, start + Duration::from_millis(200)).await;
+    lot.insert(parked);
+    first.write_all(b"G").await.unwrap();
+    assert!(matches!(next(&mut lot).await, Left::Ready(_)));
+    let (_second, parked) = pair(&l, start + Duration::from_millis(700)).await;
+    lot.insert(parked);
+    let Left::Expired(_) = next(&mut lot).await else {
+        panic!("expected an expiry");
+    };
+    assert!(
+        Instant::now() >= start + Duration::from_millis(700),
+        "expired at its own deadline"
+    );
+    assert_eq!(gauge.get(), 0);
+}
+
+#[tokio::test]
+async fn dropping_the_lot_closes_its_connections_and_uncounts_them() {
+    let l = listener().await;
+    let gauge = Gauge::default();
+    let mut lot = Lot::new(gauge.clone());
+    let (mut client, parked) = pair(&l, Instant::now() + BOUND).await;
+    lot.insert(parked);
+    assert!(idle(&mut lot));
+    drop(lot);
+    assert_eq!(gauge.get(), 0);
+    let mut buf = [0u8; 1];
+    let read = timeout(BOUND, client.read(&mut buf))
+        .await
+        .expect("closed in time");
+    assert!(matches!(read, Ok(0) | Err(_)), "the client sees the close");
+}
+
+#[tokio::test]
+async fn many_connections_leave_one_by_one_as_they_talk() {
+    let l = listener().await;
+    let gauge = Gauge::default();
+    let mut lot = Lot::new(gauge.clone());
+    let far = Instant::now() + BOUND;
+    let mut clients = Vec::new();
+    for _ in 0..200 {
+        let (client, parked) = pair(&l, far).await;
+        lot.insert(parked);
+        clients.push(client);
+    }
+    assert!(idle(&mut lot));
+    assert_eq!(gauge.get(), 200);
+    for (i, client) in clients.iter_mut().enumerate().rev() {
+        client.write_all(b"G").await.unwrap();
+        let Left::Ready(ready) = next(&mut lot).await else {
+            panic!("expected connection {i} ready");
+        };
+        assert_eq!(
+            ready.stream.peer_addr().unwrap(),
+            client.local_addr().unwrap()
+        );
+        assert_eq!(gauge.get(), i as i64);
+    }
+    // Emptied: the table gave its memory back and still parks.
+    let (mut client, parked) = pair(&l, far).await;
+    lot.insert(parked);
+    client.write_all(b"G").await.unwrap();
+    assert!(matches!(next(&mut lot).await, Left::Ready(_)));
+}
