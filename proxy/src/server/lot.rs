@@ -1,10 +1,10 @@
 //! The parking lot: a listener's idle keep-alive connections held outside any task.
 //!
 //! A parked connection is an entry in a table the accept loop polls, not a task of its own:
-//! its socket, a few counters and a waker that names its slot (a task, its future and its
-//! join-set entry cost more than the rest of a parked connection together). The socket's
-//! readiness wakes the accept loop with the slot's key, so a wake costs one look at that one
-//! connection, never a scan. One timer, set to the earliest head deadline, closes the ones whose
+//! its socket and a few counters, in place (a task, its future and its join-set entry cost
+//! more than the rest of a parked connection together). Each place has a waker that names it,
+//! made once and kept for the place's next occupants; the socket's readiness wakes the accept
+//! loop with that key, so a wake costs one look at that one connection, never a scan. One timer, set to the earliest head deadline, closes the ones whose
 //! client stays silent past `server.header_read_timeout`.
 
 use super::park::Parked;
@@ -29,7 +29,7 @@ pub(crate) enum Left {
 
 /// A listener's parked connections; see the module docs.
 pub(crate) struct Lot {
-    slots: Vec<Option<Slot>>,
+    slots: Vec<Slot>,
     free: Vec<usize>,
     /// Head deadlines, earliest first: `(deadline, key, serial)`; stale ones are skipped.
     deadlines: BinaryHeap<Reverse<(Instant, usize, u64)>>,
@@ -42,11 +42,16 @@ pub(crate) struct Lot {
     gauge: Gauge,
 }
 
+/// One place in the table; its waker names the place, so it outlives the occupants.
 struct Slot {
-    parked: Parked,
-    /// Tells a deadline or wake meant for an earlier occupant of the key from this one's.
-    serial: u64,
     waker: Waker,
+    held: Option<Held>,
+}
+
+struct Held {
+    parked: Parked,
+    /// Tells a deadline meant for an earlier occupant of the place from this one's.
+    serial: u64,
 }
 
 /// The keys whose sockets woke, and the accept loop's waker.
@@ -103,29 +108,34 @@ impl Lot {
     /// Parks `parked` until its socket turns readable or its deadline passes; the caller polls
     /// the lot next (that registers the socket's waker).
     pub(crate) fn insert(&mut self, parked: Parked) {
-        let key = match self.free.pop() {
-            Some(key) => key,
-            None => {
-                self.slots.push(None);
-                self.slots.len() - 1
-            }
-        };
+        let key = self.vacant();
         self.serial += 1;
-        let waker = Waker::from(Arc::new(Ping {
-            key,
-            woken: Arc::clone(&self.woken),
-        }));
-        self.deadlines
-            .push(Reverse((parked.deadline, key, self.serial)));
-        self.slots[key] = Some(Slot {
-            parked,
-            serial: self.serial,
-            waker,
-        });
+        let serial = self.serial;
+        self.deadlines.push(Reverse((parked.deadline, key, serial)));
+        if let Some(slot) = self.slots.get_mut(key) {
+            slot.held = Some(Held { parked, serial });
+        }
         // Looked at on the next poll: that registers its waker with the socket.
         self.pending.push(key);
         self.len += 1;
         self.gauge.inc();
+    }
+
+    /// A vacant place's key; the table grows by one when none is free.
+    fn vacant(&mut self) -> usize {
+        if let Some(key) = self.free.pop() {
+            return key;
+        }
+        let key = self.slots.len();
+        let ping = Ping {
+            key,
+            woken: Arc::clone(&self.woken),
+        };
+        self.slots.push(Slot {
+            waker: Waker::from(Arc::new(ping)),
+            held: None,
+        });
+        key
     }
 
     /// The next connection to leave the lot; `Pending` (with the caller's waker registered)
@@ -142,15 +152,19 @@ impl Lot {
             self.pending.append(&mut inner.keys);
         }
         while let Some(key) = self.pending.pop() {
-            let Some(Some(slot)) = self.slots.get(key) else {
+            let Some(Slot {
+                waker,
+                held: Some(held),
+            }) = self.slots.get(key)
+            else {
                 continue;
             };
             let mut byte = [0u8; 1];
             let mut buf = ReadBuf::new(&mut byte);
-            let peeked = slot
+            let peeked = held
                 .parked
                 .stream
-                .poll_peek(&mut Context::from_waker(&slot.waker), &mut buf);
+                .poll_peek(&mut Context::from_waker(waker), &mut buf);
             match peeked {
                 Poll::Pending => {}
                 // The next request's first byte: hyper reads it from the socket.
@@ -170,7 +184,10 @@ impl Lot {
     /// The first entry past its deadline, if any; else the timer set to the next deadline.
     fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> Option<Parked> {
         while let Some(&Reverse((deadline, key, serial))) = self.deadlines.peek() {
-            let current = matches!(self.slots.get(key), Some(Some(s)) if s.serial == serial);
+            let current = matches!(
+                self.slots.get(key),
+                Some(Slot { held: Some(h), .. }) if h.serial == serial
+            );
             if !current {
                 self.deadlines.pop();
                 continue;
@@ -189,12 +206,12 @@ impl Lot {
 
     /// Takes the connection in `key` out of the lot.
     fn remove(&mut self, key: usize) -> Option<Parked> {
-        let slot = self.slots.get_mut(key).and_then(Option::take)?;
+        let held = self.slots.get_mut(key)?.held.take()?;
         self.free.push(key);
         self.len -= 1;
         self.gauge.dec();
         self.shrink();
-        Some(slot.parked)
+        Some(held.parked)
     }
 
     /// Gives the table's memory back once the lot is empty (a burst of idle connections must

@@ -3,10 +3,9 @@
 //! leaves expired at its deadline, and every wake looks at its own connection only.
 
 use super::{Left, Lot};
-use crate::server::park::{Activity, Parked};
+use crate::server::park::Parked;
 use prometheus_client::metrics::gauge::Gauge;
 use std::future::poll_fn;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,8 +22,7 @@ async fn pair(listener: &TcpListener, deadline: Instant) -> (TcpStream, Parked) 
     let parked = Parked {
         stream,
         requests: 1,
-        verdict: Arc::default(),
-        activity: Arc::new(Activity::default()),
+        started: 1,
         deadline,
         client: peer,
         guard: None,

@@ -11,7 +11,7 @@
 //! when hyper drops it.
 
 use crate::security::ConnGuard;
-use crate::security::framing::{Validated, Verdict};
+use crate::security::framing::Validated;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::io;
@@ -37,12 +37,12 @@ pub(crate) const PARK_AFTER: Duration = Duration::from_secs(1);
 pub(crate) struct Parked {
     /// The client socket; nothing of the next request has been read from it.
     pub(crate) stream: TcpStream,
-    /// Requests read to their end on this connection (the framing follower's count).
+    /// Requests read to their end and answered on this connection (the framing follower's
+    /// count, and the service's).
     pub(crate) requests: u64,
-    /// The connection's framing verdict.
-    pub(crate) verdict: Arc<Verdict>,
-    /// The connection's request and response counts.
-    pub(crate) activity: Arc<Activity>,
+    /// Requests the handler started (its count in the connection's [`Verdict`], which has
+    /// no violation: a connection with one is never parked).
+    pub(crate) started: u64,
     /// When the next request's head must have arrived (`server.header_read_timeout` after
     /// the connection went quiet).
     pub(crate) deadline: Instant,
@@ -81,6 +81,15 @@ pub(crate) struct Activity {
 }
 
 impl Activity {
+    /// The activity of a connection taken back from the lot, `calls` requests already
+    /// handed to the service.
+    pub(crate) fn resumed(calls: u64) -> Self {
+        Self {
+            calls: AtomicU64::new(calls),
+            ..Self::default()
+        }
+    }
+
     /// Counts a request handed to the service; the guard marks its response open until
     /// dropped.
     pub(crate) fn call(self: &Arc<Self>) -> OpenResponse {
@@ -97,14 +106,6 @@ impl Activity {
             self.park.store(true, Ordering::Relaxed);
         }
         active
-    }
-
-    /// Starts a fresh hyper connection on a parked stream (the counts run on: the stream's
-    /// follower counts the connection's requests from its start).
-    pub(crate) fn resume(&self) {
-        self.park.store(false, Ordering::Relaxed);
-        self.parked.store(false, Ordering::Relaxed);
-        self.read.store(false, Ordering::Relaxed);
     }
 
     /// True once the wrapper has parked (hyper's connection ends because of it).

@@ -106,21 +106,18 @@ pub(crate) async fn serve_parked(
     parked: Parked,
     cx: &Context,
 ) -> Served {
-    let io = validated(
-        parked.stream,
-        cx,
-        Arc::clone(&parked.verdict),
-        parked.requests,
-    );
-    let h1 = serve_h1(
+    let verdict = Arc::new(Verdict::resumed(parked.started));
+    let io = validated(parked.stream, cx, Arc::clone(&verdict), parked.requests);
+    let activity = Arc::new(Activity::resumed(parked.requests));
+    Box::pin(serve_h1(
         builder,
         io,
-        parked.verdict,
-        parked.activity,
+        verdict,
+        activity,
         parked.deadline,
         cx,
-    );
-    Box::pin(h1).await
+    ))
+    .await
 }
 
 /// One hyper HTTP/1 connection on a readable stream, until it ends or parks.
@@ -132,19 +129,17 @@ async fn serve_h1(
     deadline: Instant,
     cx: &Context,
 ) -> Served {
-    activity.resume();
     let slot = Arc::new(Mutex::new(None));
     let parkable = Parkable::new(io, Arc::clone(&activity), Arc::clone(&slot));
     let conn = h1_connection(builder, parkable, deadline, cx, &verdict, &activity);
     let (result, quiet_since) = watch(conn, &cx.stop, Some(&activity)).await;
     let back = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let idle = back.filter(|_| activity.parked() && result.is_ok());
+    let idle = back.filter(|_| activity.parked() && result.is_ok() && verdict.recorded().is_none());
     match idle.and_then(Validated::into_idle) {
         Some((stream, requests)) => Served::Parked(Parked {
             stream,
             requests,
-            verdict,
-            activity,
+            started: verdict.started(),
             deadline: quiet_since + cx.header_read,
             client: cx.info.client,
             guard: None,

@@ -123,6 +123,20 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The verdict of a connection with no violation on which the handler has started
+    /// `started` requests (one taken back between requests and served anew).
+    pub fn resumed(started: u64) -> Self {
+        Self {
+            started: AtomicU64::new(started),
+            ..Self::default()
+        }
+    }
+
+    /// Requests the handler has started on this connection.
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
     /// Records the first violation (later ones are ignored).
     pub fn record(&self, request: u64, v: Violation) {
         let word = (request.saturating_add(1).min(u64::MAX >> 8) << 8) | u64::from(v.index());
