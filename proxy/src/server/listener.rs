@@ -5,6 +5,7 @@ use super::Shared;
 use super::handler::ConnInfo;
 use super::lot::{Left, Lot};
 use super::park::Parked;
+use super::reclaim::Reclaim;
 use super::serve::{Context, Ended, Served, serve_parked, serve_plain, serve_tls};
 use crate::security;
 use crate::security::ConnGuard;
@@ -69,6 +70,7 @@ pub(crate) async fn run(
     };
     let mut conns = JoinSet::new();
     let mut lot = Lot::new(shared.metrics.parked.clone());
+    let mut reclaim = Reclaim::default();
     loop {
         let event = tokio::select! {
             () = stop.cancelled() => break,
@@ -77,6 +79,7 @@ pub(crate) async fn run(
             // the set lets go of it, so closed connections would keep RSS at its peak.
             Some(joined) = conns.join_next(), if !conns.is_empty() => Event::Joined(joined),
             left = std::future::poll_fn(|c| lot.poll_next(c)) => Event::Lot(left),
+            () = std::future::poll_fn(|c| reclaim.poll_run(c)) => continue,
         };
         match event {
             Event::Accepted(Ok((stream, client))) => listening.accept(&mut conns, stream, client),
@@ -85,14 +88,22 @@ pub(crate) async fn run(
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            Event::Joined(Ok(Some(parked))) => lot.insert(parked),
-            Event::Joined(_) => {}
+            Event::Joined(joined) => {
+                reclaim.churned();
+                if let Ok(Some(parked)) = joined {
+                    lot.insert(parked);
+                }
+            }
             Event::Lot(Left::Ready(parked)) => listening.resume(&mut conns, parked),
-            Event::Lot(Left::Expired(parked)) => shared.metrics.rejected(
-                "header_timeout",
-                parked.client.ip(),
-                "request head not received in time",
-            ),
+            Event::Lot(Left::Expired(parked)) => {
+                reclaim.churned();
+                shared.metrics.rejected(
+                    "header_timeout",
+                    parked.client.ip(),
+                    "request head not received in time",
+                );
+            }
+            Event::Lot(Left::Closed) => reclaim.churned(),
         }
     }
     drop(listener);

@@ -25,6 +25,8 @@ pub(crate) enum Left {
     Ready(Parked),
     /// No byte arrived before its head deadline: it is closed when dropped.
     Expired(Parked),
+    /// Its client closed it (or its socket failed) while parked: it has been closed.
+    Closed,
 }
 
 /// A listener's parked connections; see the module docs.
@@ -175,7 +177,11 @@ impl Lot {
                 }
                 // The client closed (or the socket failed) while parked: close it here, with no
                 // connection started for it.
-                Poll::Ready(_) => drop(self.remove(key)),
+                Poll::Ready(_) => {
+                    if self.remove(key).is_some() {
+                        return Poll::Ready(Left::Closed);
+                    }
+                }
             }
         }
         Poll::Pending

@@ -6,11 +6,13 @@ mod handler;
 mod listener;
 mod lot;
 mod park;
+mod reclaim;
 mod runtime;
 mod serve;
 mod workers;
 
 pub(crate) use drain::DrainCause;
+pub use reclaim::set_reclaim_hook;
 pub use runtime::Runtime;
 
 use crate::admin;

@@ -1,0 +1,108 @@
+//! Handing freed memory back after a burst of connections.
+//!
+//! An allocator with thread-local caches (mimalloc's, in the `rampart` binary) keeps a page
+//! of each size class, and pages whose blocks were freed out of order, with the thread that
+//! used them; a worker that served thousands of connections and then goes quiet keeps them
+//! until it allocates again. A second after at least [`BURST`] of its connections ended or
+//! parked, a worker calls the process's reclaim hook on its own thread, at most once a second
+//! while the churn goes on. The library sets no hook: the binary that owns the allocator does.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Sleep;
+
+static HOOK: OnceLock<fn()> = OnceLock::new();
+
+/// Connections ended or parked on a worker before a reclaim is worth its cost.
+const BURST: u32 = 64;
+
+/// How long after the burst's 64th connection the worker reclaims (and so the least time
+/// between two reclaims).
+const AFTER: Duration = Duration::from_secs(1);
+
+/// Sets the function each worker thread calls, on that thread, a second after a burst of its
+/// connections ended or parked (the `rampart` binary hands its allocator's collect here).
+/// Returns false when a hook was already set.
+pub fn set_reclaim_hook(hook: fn()) -> bool {
+    HOOK.set(hook).is_ok()
+}
+
+/// One worker listener's count of connections since its last reclaim, and the timer to it.
+#[derive(Debug, Default)]
+pub(crate) struct Reclaim {
+    churn: u32,
+    due: Option<Pin<Box<Sleep>>>,
+}
+
+impl Reclaim {
+    /// Counts a connection that ended or parked (its buffers freed).
+    pub(crate) fn churned(&mut self) {
+        self.churn = self.churn.saturating_add(1);
+        if self.churn >= BURST && self.due.is_none() && HOOK.get().is_some() {
+            self.due = Some(Box::pin(tokio::time::sleep(AFTER)));
+        }
+    }
+
+    /// Ready once a reclaim was due and the hook has run; pending while none is due.
+    pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(due) = self.due.as_mut() else {
+            return Poll::Pending;
+        };
+        if due.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.due = None;
+        self.churn = 0;
+        if let Some(hook) = HOOK.get() {
+            hook();
+        }
+        Poll::Ready(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Waker;
+
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    fn count() {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn pending(r: &mut Reclaim) -> bool {
+        r.poll_run(&mut Context::from_waker(Waker::noop()))
+            .is_pending()
+    }
+
+    #[tokio::test]
+    async fn the_hook_runs_on_the_worker_a_second_after_a_burst_and_not_before_one() {
+        // The only test in this binary that sets the hook (nextest runs each test in a process
+        // of its own; under `cargo test` other tests never set it).
+        assert!(set_reclaim_hook(count));
+        assert!(!set_reclaim_hook(count), "set once per process");
+        let mut r = Reclaim::default();
+        for _ in 0..BURST - 1 {
+            r.churned();
+        }
+        assert!(pending(&mut r), "63 connections are no burst");
+        assert!(r.due.is_none(), "no timer armed below the burst");
+        r.churned();
+        let start = tokio::time::Instant::now();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            std::future::poll_fn(|c| r.poll_run(c)),
+        )
+        .await
+        .expect("the reclaim runs in time");
+        assert!(start.elapsed() >= AFTER - Duration::from_millis(5));
+        assert_eq!(CALLS.load(Ordering::Relaxed), 1);
+        assert!(pending(&mut r), "the count starts again");
+        assert_eq!(r.churn, 0);
+    }
+}
