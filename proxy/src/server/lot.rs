@@ -228,6 +228,11 @@ impl Lot {
             self.free = Vec::new();
             self.deadlines = BinaryHeap::new();
             self.pending = Vec::new();
+            self.woken
+                .inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .keys = Vec::new();
         }
     }
 }

@@ -3,25 +3,29 @@
 //! An allocator with thread-local caches (mimalloc's, in the `rampart` binary) keeps a page
 //! of each size class, and pages whose blocks were freed out of order, with the thread that
 //! used them; a worker that served thousands of connections and then goes quiet keeps them
-//! until it allocates again. A second after at least [`BURST`] of its connections ended or
-//! parked, a worker calls the process's reclaim hook on its own thread, at most once a second
-//! while the churn goes on. The library sets no hook: the binary that owns the allocator does.
+//! until it allocates again. A second after the [`BURST`]th connection that ended or parked
+//! since its last reclaim, a worker calls the process's reclaim hook on its own thread; for a
+//! while after a reclaim any one connection arms the next, so the tail of a burst is reclaimed
+//! too. While the churn goes on that is at most once a second. The library sets no hook: the
+//! binary that owns the allocator does.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 static HOOK: OnceLock<fn()> = OnceLock::new();
 
 /// Connections ended or parked on a worker before a reclaim is worth its cost.
 const BURST: u32 = 64;
 
-/// How long after the burst's 64th connection the worker reclaims (and so the least time
-/// between two reclaims).
+/// How long after the connection that arms it the reclaim runs.
 const AFTER: Duration = Duration::from_secs(1);
+
+/// How long after a reclaim one connection is enough to arm the next (the burst's tail).
+const TAIL: Duration = Duration::from_secs(3);
 
 /// Sets the function each worker thread calls, on that thread, a second after a burst of its
 /// connections ended or parked (the `rampart` binary hands its allocator's collect here).
@@ -30,19 +34,27 @@ pub fn set_reclaim_hook(hook: fn()) -> bool {
     HOOK.set(hook).is_ok()
 }
 
-/// One worker listener's count of connections since its last reclaim, and the timer to it.
+/// One worker listener's count of connections since its last reclaim, and the timer to the
+/// next.
 #[derive(Debug, Default)]
 pub(crate) struct Reclaim {
     churn: u32,
     due: Option<Pin<Box<Sleep>>>,
+    /// Until when one connection arms the next reclaim.
+    tail: Option<Instant>,
 }
 
 impl Reclaim {
     /// Counts a connection that ended or parked (its buffers freed).
     pub(crate) fn churned(&mut self) {
         self.churn = self.churn.saturating_add(1);
-        if self.churn >= BURST && self.due.is_none() && HOOK.get().is_some() {
-            self.due = Some(Box::pin(tokio::time::sleep(AFTER)));
+        if self.due.is_some() || HOOK.get().is_none() {
+            return;
+        }
+        let now = Instant::now();
+        let in_tail = self.tail.is_some_and(|until| now < until);
+        if self.churn >= BURST || in_tail {
+            self.due = Some(Box::pin(tokio::time::sleep_until(now + AFTER)));
         }
     }
 
@@ -56,6 +68,7 @@ impl Reclaim {
         }
         self.due = None;
         self.churn = 0;
+        self.tail = Some(Instant::now() + TAIL);
         if let Some(hook) = HOOK.get() {
             hook();
         }
@@ -82,10 +95,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_hook_runs_on_the_worker_a_second_after_a_burst_and_not_before_one() {
-        // The only test in this binary that sets the hook (nextest runs each test in a process
-        // of its own; under `cargo test` other tests never set it).
-        assert!(set_reclaim_hook(count));
+        // Set by whichever test of this module comes first (`cargo test` shares the process).
+        let _ = set_reclaim_hook(count);
         assert!(!set_reclaim_hook(count), "set once per process");
+        let before = CALLS.load(Ordering::Relaxed);
         let mut r = Reclaim::default();
         for _ in 0..BURST - 1 {
             r.churned();
@@ -93,7 +106,7 @@ mod tests {
         assert!(pending(&mut r), "63 connections are no burst");
         assert!(r.due.is_none(), "no timer armed below the burst");
         r.churned();
-        let start = tokio::time::Instant::now();
+        let start = Instant::now();
         tokio::time::timeout(
             Duration::from_secs(10),
             std::future::poll_fn(|c| r.poll_run(c)),
@@ -101,8 +114,37 @@ mod tests {
         .await
         .expect("the reclaim runs in time");
         assert!(start.elapsed() >= AFTER - Duration::from_millis(5));
-        assert_eq!(CALLS.load(Ordering::Relaxed), 1);
+        assert!(CALLS.load(Ordering::Relaxed) > before, "the hook ran");
         assert!(pending(&mut r), "the count starts again");
         assert_eq!(r.churn, 0);
+    }
+
+    #[tokio::test]
+    async fn after_a_reclaim_one_connection_arms_the_next_for_the_bursts_tail() {
+        let _ = set_reclaim_hook(count);
+        let mut r = Reclaim::default();
+        r.churned();
+        assert!(r.due.is_none(), "one connection is no burst");
+        for _ in 1..BURST {
+            r.churned();
+        }
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            std::future::poll_fn(|c| r.poll_run(c)),
+        )
+        .await
+        .expect("the reclaim runs in time");
+        r.churned();
+        assert!(r.due.is_some(), "the burst's tail arms the next reclaim");
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            std::future::poll_fn(|c| r.poll_run(c)),
+        )
+        .await
+        .expect("the tail's reclaim runs in time");
+        // Past the tail, a single connection is no burst again.
+        r.tail = Some(Instant::now());
+        r.churned();
+        assert!(r.due.is_none());
     }
 }
