@@ -1,7 +1,8 @@
 //! Idle HTTP/1.1 keep-alive connections parked outside hyper (`rampart_parked_connections`):
 //! the next request on a parked connection is answered on it, pipelined requests are all
 //! answered in order, the drain closes a parked connection at once, and the head deadline
-//! (`server.header_read_timeout`) closes one that stays idle.
+//! (`server.header_read_timeout`) closes one that stays idle; a parked connection keeps its
+//! per-IP connection slot until its client closes it, and many park and resume independently.
 
 use tests::harness::{self, admin_url, config_with, eventually, upstream_yaml, within};
 use tests::prom;
@@ -115,4 +116,66 @@ async fn a_parked_connection_closes_at_the_head_deadline() {
         "closed once idle past the deadline"
     );
     parked(&proxy, 0.0).await;
+}
+
+#[tokio::test]
+async fn a_parked_connection_keeps_its_per_ip_slot_until_its_client_closes_it() {
+    let backend = echo_path().await;
+    let yaml = format!(
+        "listeners: [{{ name: http, bind: \"127.0.0.1:0\", max_connections_per_ip: 1 }}]\n\
+         admin: {{ bind: \"127.0.0.1:0\" }}\n\
+         logging: {{ access_log: false }}\n\
+         upstreams:\n{}\
+         routes:\n  - {{ match: {{ path_prefix: / }}, upstream: api }}\n",
+        upstream_yaml("api", &[backend.addr()], "")
+    );
+    let proxy = harness::start(&yaml).await;
+    let addr = proxy.first_addr();
+    let mut first = RawClient::connect(addr).await;
+    assert_eq!(get(&mut first, "/a").await, "/a");
+    parked(&proxy, 1.0).await;
+    // Parked, the connection still counts against the cap: a second one is refused.
+    let mut second = RawClient::connect(addr).await;
+    second.send(b"GET /b HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    assert!(second.is_closed().await, "the cap holds while parked");
+    // Its client closes it: the lot closes it too, and the slot is free again.
+    first.close();
+    parked(&proxy, 0.0).await;
+    eventually("the freed slot serves a new connection", || async {
+        let mut c = RawClient::connect(addr).await;
+        c.send(b"GET /c HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        let resp = c.read_response().await?;
+        (resp.status() == 200).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn many_parked_connections_each_answer_on_their_own_connection() {
+    let backend = echo_path().await;
+    let proxy = harness::start(&config(&backend, "")).await;
+    let mut clients = Vec::new();
+    for i in 0..50 {
+        let mut c = RawClient::connect(proxy.first_addr()).await;
+        assert_eq!(
+            get(&mut c, &format!("/first{i}")).await,
+            format!("/first{i}")
+        );
+        clients.push(c);
+    }
+    parked(&proxy, 50.0).await;
+    // Half of them closed by their clients, the others asked again, in reverse order.
+    let mut kept = Vec::new();
+    for (i, c) in clients.into_iter().enumerate() {
+        if i % 2 == 0 {
+            c.close();
+        } else {
+            kept.push((i, c));
+        }
+    }
+    parked(&proxy, 25.0).await;
+    for (i, c) in kept.iter_mut().rev() {
+        assert_eq!(get(c, &format!("/again{i}")).await, format!("/again{i}"));
+    }
+    assert_eq!(backend.received().len(), 75);
 }
