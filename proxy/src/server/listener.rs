@@ -103,7 +103,10 @@ pub(crate) async fn run(
                     "request head not received in time",
                 );
             }
-            Event::Lot(Left::Closed) => reclaim.churned(),
+            Event::Lot(Left::Closed(client)) => {
+                reclaim.churned();
+                tracing::trace!(%client, "parked connection closed by its client");
+            }
         }
     }
     drop(listener);

@@ -12,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -25,8 +26,9 @@ pub(crate) enum Left {
     Ready(Parked),
     /// No byte arrived before its head deadline: it is closed when dropped.
     Expired(Parked),
-    /// Its client closed it (or its socket failed) while parked: it has been closed.
-    Closed,
+    /// Its client (at this address) closed it, or its socket failed, while parked: it has
+    /// been closed.
+    Closed(SocketAddr),
 }
 
 /// A listener's parked connections; see the module docs.
@@ -178,8 +180,8 @@ impl Lot {
                 // The client closed (or the socket failed) while parked: close it here, with no
                 // connection started for it.
                 Poll::Ready(_) => {
-                    if self.remove(key).is_some() {
-                        return Poll::Ready(Left::Closed);
+                    if let Some(parked) = self.remove(key) {
+                        return Poll::Ready(Left::Closed(parked.client));
                     }
                 }
             }
