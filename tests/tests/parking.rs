@@ -2,7 +2,9 @@
 //! the next request on a parked connection is answered on it, pipelined requests are all
 //! answered in order, the drain closes a parked connection at once, and the head deadline
 //! (`server.header_read_timeout`) closes one that stays idle; a parked connection keeps its
-//! per-IP connection slot until its client closes it, and many park and resume independently.
+//! per-IP connection slot until its client closes it, many park and resume independently, and
+//! a connection that stalls mid-line (new or resumed, even on a byte that could begin an h2
+//! preface) closes at the head deadline, while an h2c connection is not held to it.
 
 use tests::harness::{self, admin_url, config_with, eventually, upstream_yaml, within};
 use tests::prom;
@@ -178,4 +180,73 @@ async fn many_parked_connections_each_answer_on_their_own_connection() {
         assert_eq!(get(c, &format!("/again{i}")).await, format!("/again{i}"));
     }
     assert_eq!(backend.received().len(), 75);
+}
+
+#[tokio::test]
+async fn a_resumed_connection_that_stalls_mid_line_closes_at_the_head_deadline() {
+    // "P" could begin the HTTP/2 preface; a resumed connection is HTTP/1 only, so the head
+    // deadline holds instead of a version sniff that has none.
+    let backend = echo_path().await;
+    let proxy = harness::start(&config(&backend, "server: { header_read_timeout: 3s }\n")).await;
+    let mut client = RawClient::connect(proxy.first_addr()).await;
+    assert_eq!(get(&mut client, "/x").await, "/x");
+    parked(&proxy, 1.0).await;
+    client.send(b"P").await;
+    parked(&proxy, 0.0).await;
+    within("the stalled connection is closed", async {
+        let mut buf = [0u8; 512];
+        // A 408 may come first; the connection must end.
+        while let Ok(n) = tokio::io::AsyncReadExt::read(client.stream_mut(), &mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_connection_that_stalls_after_one_byte_closes_at_the_head_deadline() {
+    // Before any request: "P" leaves hyper's version sniff waiting for the rest of an h2
+    // preface, with no deadline of its own; the proxy's head deadline ends it.
+    let backend = echo_path().await;
+    let proxy = harness::start(&config(&backend, "server: { header_read_timeout: 2s }\n")).await;
+    let mut client = RawClient::connect(proxy.first_addr()).await;
+    client.send(b"P").await;
+    within("the stalled connection is closed", async {
+        let mut buf = [0u8; 512];
+        while let Ok(n) = tokio::io::AsyncReadExt::read(client.stream_mut(), &mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_h2c_connection_without_a_request_yet_is_not_cut_at_the_head_deadline() {
+    // The head deadline is for HTTP/1 heads: an h2c client that has sent its preface and
+    // waits longer than it before its first request is still served on the same connection.
+    let backend = echo_path().await;
+    let proxy = harness::start(&config(&backend, "server: { header_read_timeout: 1s }\n")).await;
+    let tcp = tokio::net::TcpStream::connect(proxy.first_addr())
+        .await
+        .unwrap();
+    let (client, conn) = within("h2 handshake", h2::client::handshake(tcp))
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    // Past the head deadline with the connection open and no request on it.
+    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    let mut client = within("ready", client.ready()).await.unwrap();
+    let req = http::Request::get(format!("http://{}/late", proxy.first_addr()))
+        .body(())
+        .unwrap();
+    let (resp, _) = client.send_request(req, true).unwrap();
+    let resp = within("response", resp)
+        .await
+        .expect("served after the deadline");
+    assert_eq!(resp.status(), 200);
+    assert!(!conn.is_finished(), "the connection stayed open");
 }

@@ -10,7 +10,7 @@
 use super::park::Parked;
 use prometheus_client::metrics::gauge::Gauge;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -37,8 +37,8 @@ pub(crate) struct Lot {
     free: Vec<usize>,
     /// Head deadlines, earliest first: `(deadline, key, serial)`; stale ones are skipped.
     deadlines: BinaryHeap<Reverse<(Instant, usize, u64)>>,
-    /// Keys woken and not yet looked at.
-    pending: Vec<usize>,
+    /// Keys woken and not yet looked at, oldest first.
+    pending: VecDeque<usize>,
     woken: Arc<Woken>,
     timer: Pin<Box<Sleep>>,
     serial: u64,
@@ -100,7 +100,7 @@ impl Lot {
             slots: Vec::new(),
             free: Vec::new(),
             deadlines: BinaryHeap::new(),
-            pending: Vec::new(),
+            pending: VecDeque::new(),
             woken: Arc::default(),
             timer: Box::pin(tokio::time::sleep_until(Instant::now())),
             serial: 0,
@@ -120,7 +120,7 @@ impl Lot {
             slot.held = Some(Held { parked, serial });
         }
         // Looked at on the next poll: that registers its waker with the socket.
-        self.pending.push(key);
+        self.pending.push_back(key);
         self.len += 1;
         self.gauge.inc();
     }
@@ -143,60 +143,56 @@ impl Lot {
     }
 
     /// The next connection to leave the lot; `Pending` (with the caller's waker registered)
-    /// while none does.
+    /// while none does. Woken connections are looked at in the order they woke.
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Left> {
-        if let Some(expired) = self.poll_deadlines(cx) {
-            return Poll::Ready(Left::Expired(expired));
+        if let Some(left) = self.poll_deadlines(cx) {
+            return Poll::Ready(left);
         }
         {
             let mut inner = self.woken.inner.lock().unwrap_or_else(|p| p.into_inner());
             if !inner.lot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                 inner.lot = Some(cx.waker().clone());
             }
-            self.pending.append(&mut inner.keys);
+            self.pending.extend(inner.keys.drain(..));
         }
-        while let Some(key) = self.pending.pop() {
-            let Some(Slot {
-                waker,
-                held: Some(held),
-            }) = self.slots.get(key)
-            else {
-                continue;
-            };
-            let mut byte = [0u8; 1];
-            let mut buf = ReadBuf::new(&mut byte);
-            let peeked = held
-                .parked
-                .stream
-                .poll_peek(&mut Context::from_waker(waker), &mut buf);
-            match peeked {
-                Poll::Pending => {}
-                // The next request's first byte: hyper reads it from the socket.
-                Poll::Ready(Ok(n)) if n > 0 => {
-                    if let Some(parked) = self.remove(key) {
-                        return Poll::Ready(Left::Ready(parked));
-                    }
-                }
-                // The client closed (or the socket failed) while parked: close it here, with no
-                // connection started for it.
-                Poll::Ready(_) => {
-                    if let Some(parked) = self.remove(key) {
-                        return Poll::Ready(Left::Closed(parked.client));
-                    }
-                }
+        while let Some(key) = self.pending.pop_front() {
+            if let Some(left) = self.look(key) {
+                return Poll::Ready(left);
             }
         }
         Poll::Pending
     }
 
-    /// The first entry past its deadline, if any; else the timer set to the next deadline.
-    fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> Option<Parked> {
+    /// Peeks at the socket in `key`: its next request's first byte makes it ready (hyper
+    /// reads it from the socket), the end of the stream or an error closes it here with no
+    /// connection started for it; `None` while it is quiet (its waker registered).
+    fn look(&mut self, key: usize) -> Option<Left> {
+        let Slot {
+            waker,
+            held: Some(held),
+        } = self.slots.get(key)?
+        else {
+            return None;
+        };
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        let peeked = held
+            .parked
+            .stream
+            .poll_peek(&mut Context::from_waker(waker), &mut buf);
+        match peeked {
+            Poll::Pending => None,
+            Poll::Ready(Ok(n)) if n > 0 => self.remove(key).map(Left::Ready),
+            Poll::Ready(_) => self.remove(key).map(|p| Left::Closed(p.client)),
+        }
+    }
+
+    /// The first connection past its deadline, if any, else the timer set to the next
+    /// deadline. A due connection is looked at first: a request that arrived by its deadline
+    /// is served (the wake may not have reached the lot yet), not cut off.
+    fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> Option<Left> {
         while let Some(&Reverse((deadline, key, serial))) = self.deadlines.peek() {
-            let current = matches!(
-                self.slots.get(key),
-                Some(Slot { held: Some(h), .. }) if h.serial == serial
-            );
-            if !current {
+            if !holds(&self.slots, key, serial) {
                 self.deadlines.pop();
                 continue;
             }
@@ -207,7 +203,9 @@ impl Lot {
                 return None;
             }
             self.deadlines.pop();
-            return self.remove(key);
+            return self
+                .look(key)
+                .or_else(|| self.remove(key).map(Left::Expired));
         }
         None
     }
@@ -219,6 +217,14 @@ impl Lot {
         self.len -= 1;
         self.gauge.dec();
         self.shrink();
+        // Deadlines of connections that left early stay in the heap until they come up; under
+        // steady parking and resuming they would pile up (parks a second times the head
+        // timeout), so they are dropped once they outnumber the live ones.
+        if self.deadlines.len() > 2 * self.len + 64 {
+            let slots = &self.slots;
+            self.deadlines
+                .retain(|Reverse((_, key, serial))| holds(slots, *key, *serial));
+        }
         Some(held.parked)
     }
 
@@ -229,7 +235,7 @@ impl Lot {
             self.slots = Vec::new();
             self.free = Vec::new();
             self.deadlines = BinaryHeap::new();
-            self.pending = Vec::new();
+            self.pending = VecDeque::new();
             self.woken
                 .inner
                 .lock()
@@ -237,6 +243,11 @@ impl Lot {
                 .keys = Vec::new();
         }
     }
+}
+
+/// True while place `key` holds the occupant that `serial` was given to.
+fn holds(slots: &[Slot], key: usize, serial: u64) -> bool {
+    matches!(slots.get(key), Some(Slot { held: Some(h), .. }) if h.serial == serial)
 }
 
 impl Drop for Lot {

@@ -302,3 +302,39 @@ async fn random_parks_talks_and_closes_match_a_model() {
     assert_eq!(gauge.get(), 0);
     assert!(left > 100, "the run exercised the lot ({left} left it)");
 }
+
+#[tokio::test]
+async fn a_first_byte_that_arrived_by_the_deadline_is_served_not_cut_off() {
+    // The byte is there before the deadline, but the lot is first polled after it (its wake
+    // not yet seen): the connection leaves ready, not expired.
+    let l = listener().await;
+    let mut lot = Lot::new(Gauge::default());
+    let deadline = Instant::now() + Duration::from_millis(100);
+    let (mut client, parked) = pair(&l, deadline).await;
+    lot.insert(parked);
+    client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    tokio::time::sleep_until(deadline + Duration::from_millis(50)).await;
+    assert!(matches!(next(&mut lot).await, Left::Ready(_)));
+}
+
+#[tokio::test]
+async fn deadlines_of_connections_that_left_do_not_pile_up() {
+    let l = listener().await;
+    let mut lot = Lot::new(Gauge::default());
+    let far = Instant::now() + BOUND;
+    // One stays parked throughout, so the lot never empties (which would reset everything).
+    let (_stay, parked) = pair(&l, far).await;
+    lot.insert(parked);
+    for _ in 0..300 {
+        let (mut c, parked) = pair(&l, far).await;
+        lot.insert(parked);
+        c.write_all(b"G").await.unwrap();
+        assert!(matches!(next(&mut lot).await, Left::Ready(_)));
+    }
+    assert!(
+        lot.deadlines.len() <= 2 * lot.len + 64,
+        "{} deadlines for {} parked",
+        lot.deadlines.len(),
+        lot.len
+    );
+}

@@ -108,6 +108,11 @@ impl Activity {
         active
     }
 
+    /// Requests handed to the service so far.
+    pub(crate) fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
     /// True once the wrapper has parked (hyper's connection ends because of it).
     pub(crate) fn parked(&self) -> bool {
         self.parked.load(Ordering::Relaxed)

@@ -132,7 +132,12 @@ async fn serve_h1(
     let slot = Arc::new(Mutex::new(None));
     let parkable = Parkable::new(io, Arc::clone(&activity), Arc::clone(&slot));
     let conn = h1_connection(builder, parkable, deadline, cx, &verdict, &activity);
-    let (result, quiet_since) = watch(conn, &cx.stop, Some(&activity)).await;
+    let (result, quiet_since) = tokio::select! {
+        watched = watch(conn, &cx.stop, Some(&activity)) => watched,
+        () = no_head_by(deadline, &activity, &verdict) => {
+            return Served::Ended(Ended::HeadTimeout);
+        }
+    };
     let back = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     let idle = back.filter(|_| activity.parked() && result.is_ok() && verdict.recorded().is_none());
     match idle.and_then(Validated::into_idle) {
@@ -146,6 +151,19 @@ async fn serve_h1(
         }),
         None => Served::Ended(result.into()),
     }
+}
+
+/// Ready at `deadline` when no request has reached the service since the connection (or its
+/// resume) began and the stream is still HTTP/1 heads; pending forever otherwise. hyper's own
+/// head timeout starts only once its version sniff has decided, and the sniff has no deadline:
+/// a client that sends `P` (a possible start of the h2 preface) and stalls would be held.
+async fn no_head_by(deadline: Instant, activity: &Activity, verdict: &Verdict) {
+    let calls = activity.calls();
+    tokio::time::sleep_until(deadline).await;
+    if activity.calls() == calls && !verdict.aside() {
+        return;
+    }
+    std::future::pending::<()>().await;
 }
 
 /// hyper's connection for a plain stream that just became readable; the head deadline runs on

@@ -120,6 +120,8 @@ pub struct Verdict {
     stop: AtomicBool,
     /// The handler answered the violation (so the wrapper does not count it again).
     answered: AtomicBool,
+    /// The follower stepped aside (h2, an upgrade, or after a violation).
+    aside: AtomicBool,
 }
 
 impl Verdict {
@@ -173,6 +175,16 @@ impl Verdict {
     /// Tells the follower to stop: the connection is no longer HTTP/1 requests (101, CONNECT).
     pub fn stop_following(&self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Notes that the follower stepped aside: the stream is no longer HTTP/1 heads to time.
+    pub fn mark_aside(&self) {
+        self.aside.store(true, Ordering::Relaxed);
+    }
+
+    /// True once the follower stepped aside (h2, an upgrade, or after a violation).
+    pub fn aside(&self) -> bool {
+        self.aside.load(Ordering::Relaxed)
     }
 
     fn stop_requested(&self) -> bool {

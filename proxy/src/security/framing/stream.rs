@@ -105,6 +105,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Validated<S> {
             } else if let Some((request, v)) = this.follower.feed(&buf.filled()[before..]) {
                 this.verdict.record(request, v);
             }
+            if this.follower.is_off() {
+                this.verdict.mark_aside();
+            }
         }
         polled
     }
