@@ -39,6 +39,20 @@ async fn parked(proxy: &proxy::ProxyHandle, want: f64) {
     .await;
 }
 
+/// Waits, within the test deadline, until the proxy ends the connection (whatever it sends
+/// first, such as a 408).
+async fn ends(client: &mut RawClient) {
+    within("the stalled connection is closed", async {
+        let mut buf = [0u8; 512];
+        while let Ok(n) = tokio::io::AsyncReadExt::read(client.stream_mut(), &mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 async fn get(client: &mut RawClient, path: &str) -> String {
     client
         .send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
@@ -193,16 +207,7 @@ async fn a_resumed_connection_that_stalls_mid_line_closes_at_the_head_deadline()
     parked(&proxy, 1.0).await;
     client.send(b"P").await;
     parked(&proxy, 0.0).await;
-    within("the stalled connection is closed", async {
-        let mut buf = [0u8; 512];
-        // A 408 may come first; the connection must end.
-        while let Ok(n) = tokio::io::AsyncReadExt::read(client.stream_mut(), &mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await;
+    ends(&mut client).await;
 }
 
 #[tokio::test]
@@ -213,15 +218,7 @@ async fn a_new_connection_that_stalls_after_one_byte_closes_at_the_head_deadline
     let proxy = harness::start(&config(&backend, "server: { header_read_timeout: 2s }\n")).await;
     let mut client = RawClient::connect(proxy.first_addr()).await;
     client.send(b"P").await;
-    within("the stalled connection is closed", async {
-        let mut buf = [0u8; 512];
-        while let Ok(n) = tokio::io::AsyncReadExt::read(client.stream_mut(), &mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await;
+    ends(&mut client).await;
 }
 
 #[tokio::test]
