@@ -7,6 +7,7 @@ use super::lot::{Left, Lot};
 use super::park::Parked;
 use super::reclaim::Reclaim;
 use super::serve::{Context, Ended, Served, serve_parked, serve_plain, serve_tls};
+use crate::observe::Metrics;
 use crate::security;
 use crate::security::ConnGuard;
 use crate::security::framing::HeadLimits;
@@ -97,11 +98,7 @@ pub(crate) async fn run(
             Event::Lot(Left::Ready(parked)) => listening.resume(&mut conns, parked),
             Event::Lot(Left::Expired(parked)) => {
                 reclaim.churned();
-                shared.metrics.rejected(
-                    "header_timeout",
-                    parked.client.ip(),
-                    "request head not received in time",
-                );
+                head_timeout(&shared.metrics, parked.client);
             }
             Event::Lot(Left::Closed(client)) => {
                 reclaim.churned();
@@ -132,6 +129,15 @@ pub(crate) async fn run(
             "stream drain deadline passed; dropping the remaining streams"
         );
     }
+}
+
+/// Counts a connection closed because its request head did not arrive in time.
+fn head_timeout(metrics: &Metrics, client: SocketAddr) {
+    metrics.rejected(
+        "header_timeout",
+        client.ip(),
+        "request head not received in time",
+    );
 }
 
 /// What woke a listener's loop.
@@ -232,11 +238,7 @@ impl Listening {
             };
             match ended {
                 Ended::Closed => {}
-                Ended::HeadTimeout => metrics.rejected(
-                    "header_timeout",
-                    client.ip(),
-                    "request head not received in time",
-                ),
+                Ended::HeadTimeout => head_timeout(&metrics, client),
                 Ended::Failed(e) => {
                     tracing::debug!(%client, error = %e, "connection ended with an error");
                 }

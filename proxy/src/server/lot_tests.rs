@@ -23,7 +23,6 @@ async fn pair(listener: &TcpListener, deadline: Instant) -> (TcpStream, Parked) 
     let parked = Parked {
         stream,
         requests: 1,
-        started: 1,
         deadline,
         client: peer,
         guard: None,

@@ -38,11 +38,9 @@ pub(crate) struct Parked {
     /// The client socket; nothing of the next request has been read from it.
     pub(crate) stream: TcpStream,
     /// Requests read to their end and answered on this connection (the framing follower's
-    /// count, and the service's).
+    /// count, the service's and the handler's; a connection with a framing violation is
+    /// never parked).
     pub(crate) requests: u64,
-    /// Requests the handler started (its count in the connection's [`Verdict`], which has
-    /// no violation: a connection with one is never parked).
-    pub(crate) started: u64,
     /// When the next request's head must have arrived (`server.header_read_timeout` after
     /// the connection went quiet).
     pub(crate) deadline: Instant,

@@ -39,6 +39,7 @@ impl From<Result<(), ConnError>> for Ended {
     fn from(r: Result<(), ConnError>) -> Self {
         match r {
             Ok(()) => Ended::Closed,
+            Err(e) if e.is::<HeadTimedOut>() => Ended::HeadTimeout,
             Err(e) => match e.downcast_ref::<hyper::Error>() {
                 Some(h) if h.is_timeout() => Ended::HeadTimeout,
                 _ => Ended::Failed(e),
@@ -106,7 +107,9 @@ pub(crate) async fn serve_parked(
     parked: Parked,
     cx: &Context,
 ) -> Served {
-    let verdict = Arc::new(Verdict::resumed(parked.started));
+    // The handler numbers every request it is handed, and a connection parks only when all
+    // it read were handed over: both counts are `requests`.
+    let verdict = Arc::new(Verdict::resumed(parked.requests));
     let io = validated(parked.stream, cx, Arc::clone(&verdict), parked.requests);
     let activity = Arc::new(Activity::resumed(parked.requests));
     Box::pin(serve_h1(
@@ -132,38 +135,24 @@ async fn serve_h1(
     let slot = Arc::new(Mutex::new(None));
     let parkable = Parkable::new(io, Arc::clone(&activity), Arc::clone(&slot));
     let conn = h1_connection(builder, parkable, deadline, cx, &verdict, &activity);
-    let (result, quiet_since) = tokio::select! {
-        watched = watch(conn, &cx.stop, Some(&activity)) => watched,
-        () = no_head_by(deadline, &activity, &verdict) => {
-            return Served::Ended(Ended::HeadTimeout);
-        }
+    let plain = Plain {
+        activity: &activity,
+        verdict: &verdict,
+        head_by: deadline,
     };
+    let (result, quiet_since) = watch(conn, &cx.stop, Some(plain)).await;
     let back = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     let idle = back.filter(|_| activity.parked() && result.is_ok() && verdict.recorded().is_none());
     match idle.and_then(Validated::into_idle) {
         Some((stream, requests)) => Served::Parked(Parked {
             stream,
             requests,
-            started: verdict.started(),
             deadline: quiet_since + cx.header_read,
             client: cx.info.client,
             guard: None,
         }),
         None => Served::Ended(result.into()),
     }
-}
-
-/// Ready at `deadline` when no request has reached the service since the connection (or its
-/// resume) began and the stream is still HTTP/1 heads; pending forever otherwise. hyper's own
-/// head timeout starts only once its version sniff has decided, and the sniff has no deadline:
-/// a client that sends `P` (a possible start of the h2 preface) and stalls would be held.
-async fn no_head_by(deadline: Instant, activity: &Activity, verdict: &Verdict) {
-    let calls = activity.calls();
-    tokio::time::sleep_until(deadline).await;
-    if activity.calls() == calls && !verdict.aside() {
-        return;
-    }
-    std::future::pending::<()>().await;
 }
 
 /// hyper's connection for a plain stream that just became readable; the head deadline runs on
@@ -259,13 +248,36 @@ fn service(
     })
 }
 
-/// Drives one hyper connection until it ends: a graceful shutdown when `stop` fires, and
-/// (with `activity`) a park request each tick the connection was quiet. Returns how it ended
-/// and the start of the tick it was last seen active in.
+/// What the watch of a plain HTTP/1 connection looks at each tick.
+struct Plain<'a> {
+    activity: &'a Activity,
+    verdict: &'a Verdict,
+    /// The head deadline of the connection's first request (or first since its resume).
+    head_by: Instant,
+}
+
+/// No request reached the service by the head deadline. hyper's own head timeout starts only
+/// once its HTTP/1-or-h2 sniff has decided, and the sniff has no deadline: a client that sends
+/// `P` (a possible start of the h2 preface) and stalls would be held.
+#[derive(Debug)]
+struct HeadTimedOut;
+
+impl std::fmt::Display for HeadTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no request head by the head deadline")
+    }
+}
+
+impl std::error::Error for HeadTimedOut {}
+
+/// Drives one hyper connection until it ends: a graceful shutdown when `stop` fires, and for a
+/// plain HTTP/1 connection, each tick, a park request when it was quiet and the end of it when
+/// no request has reached the service by the head deadline (unless it turned out h2c).
+/// Returns how it ended and the start of the tick it was last seen active in.
 async fn watch<C>(
     conn: C,
     stop: &CancellationToken,
-    activity: Option<&Activity>,
+    plain: Option<Plain<'_>>,
 ) -> (Result<(), ConnError>, Instant)
 where
     C: GracefulConnection<Error = ConnError>,
@@ -276,6 +288,8 @@ where
     let mut quiet_since = Instant::now();
     let mut ticks = tokio::time::interval_at(quiet_since + PARK_AFTER, PARK_AFTER);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let calls = plain.as_ref().map(|p| p.activity.calls());
+    let mut head_by = plain.as_ref().map(|p| p.head_by);
     loop {
         tokio::select! {
             biased;
@@ -284,9 +298,16 @@ where
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
-            now = ticks.tick(), if !draining && activity.is_some() => {
-                if activity.is_some_and(Activity::tick) {
+            now = ticks.tick(), if !draining && plain.is_some() => {
+                let Some(p) = &plain else { continue };
+                if p.activity.tick() {
                     quiet_since = now;
+                }
+                if head_by.is_some_and(|by| now >= by) {
+                    if Some(p.activity.calls()) == calls && !p.verdict.aside() {
+                        return (Err(Box::new(HeadTimedOut)), quiet_since);
+                    }
+                    head_by = None;
                 }
             }
         }

@@ -134,11 +134,6 @@ impl Verdict {
         }
     }
 
-    /// Requests the handler has started on this connection.
-    pub fn started(&self) -> u64 {
-        self.started.load(Ordering::Relaxed)
-    }
-
     /// Records the first violation (later ones are ignored).
     pub fn record(&self, request: u64, v: Violation) {
         let word = (request.saturating_add(1).min(u64::MAX >> 8) << 8) | u64::from(v.index());
