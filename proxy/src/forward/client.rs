@@ -3,6 +3,7 @@
 //! speaks TLS to the backends of an upstream with `tls`, whatever the request's scheme.
 
 use super::ProxyBody;
+use super::gate::{Gate, Gated};
 pub use super::stream::UpstreamStream;
 use crate::config::{UpstreamConfig, UpstreamTls};
 use http::Uri;
@@ -52,6 +53,25 @@ impl UpstreamConnector {
             tls: tls.map(|t| (TlsConnector::from(t.client.clone()), t.sni.clone())),
             timeout,
         }
+    }
+}
+
+impl UpstreamConnector {
+    /// A plain TCP connection behind a [`Gate`], for a request that asks for an event stream;
+    /// `None` for an upstream with TLS (its streams stay in hyper).
+    pub fn connect_gated(
+        &self,
+        uri: Uri,
+    ) -> Option<impl Future<Output = Result<(UpstreamStream, Gate), BoxError>> + use<>> {
+        if self.tls.is_some() {
+            return None;
+        }
+        let mut tcp = self.tcp.clone();
+        Some(async move {
+            let io = tower::Service::call(&mut tcp, uri).await?;
+            let (gated, gate) = Gated::new(io.into_inner());
+            Ok((UpstreamStream::Gated(TokioIo::new(gated)), gate))
+        })
     }
 }
 

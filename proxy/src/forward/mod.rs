@@ -5,6 +5,7 @@
 mod body;
 pub mod client;
 mod error;
+mod gate;
 pub mod headers;
 mod pool;
 pub mod prepare;
@@ -15,6 +16,7 @@ mod upload;
 pub use body::{BoxError, IdleTimedOut, IdleTimeout, ProxyBody, Tracked};
 pub use client::UpstreamClient;
 pub use error::{ProxyError, client_closed_request, error_response};
-pub use pool::{H1Pool, PooledBody, UpstreamBody};
+pub use gate::{Framing, RawBody};
+pub use pool::{EventBody, H1Pool, PooledBody, UpstreamBody};
 pub use send::{Replay, Sent, send, send_pooled};
 pub use upload::{SentSignal, Upload};

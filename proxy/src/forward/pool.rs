@@ -9,6 +9,7 @@
 //! dropped instead of used. One pool per worker and upstream, like the client it replaces.
 
 use super::client::{UpstreamConnector, UpstreamStream};
+use super::gate::{Framing, Gate, RawBody};
 use super::{BoxError, ProxyBody, ProxyError};
 use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery};
@@ -30,6 +31,8 @@ type Sender = http1::SendRequest<ProxyBody>;
 struct Pair {
     sender: Sender,
     conn: Conn,
+    /// The gate under a connection opened for an event-stream request.
+    gate: Option<Gate>,
 }
 
 /// A connection waiting in the pool since `since`. Boxed, so the futures and bodies that carry
@@ -105,10 +108,18 @@ impl H1Pool {
         let Some(backend) = req.uri().authority().cloned() else {
             return Err(ProxyError::BadRequest("request target cannot be forwarded"));
         };
-        let (mut pair, reused) = match self.checkout(&backend) {
-            Some(pair) => (pair, true),
-            // Boxed: the connect future holds a TLS state and a whole new connection.
-            None => (Box::pin(self.connect(req.uri().clone())).await?, false),
+        // A request for an event stream gets a new connection behind a gate (plain upstreams),
+        // so its body can leave hyper; see [`super::gate`].
+        let gated = wants_event_stream(&req)
+            .then(|| self.connector.connect_gated(req.uri().clone()))
+            .flatten();
+        let (mut pair, reused) = match gated {
+            Some(connecting) => (Box::pin(self.handshake(connecting)).await?, false),
+            None => match self.checkout(&backend) {
+                Some(pair) => (pair, true),
+                // Boxed: the connect future holds a TLS state and a whole new connection.
+                None => (Box::pin(self.connect(req.uri().clone())).await?, false),
+            },
         };
         // HTTP/1.1 to an origin: the request line carries the origin form (RFC 9112 §3.2.1).
         let pq = req
@@ -164,7 +175,29 @@ impl H1Pool {
             .handshake(io)
             .await
             .map_err(ProxyError::from_hyper)?;
-        Ok(Box::new(Pair { sender, conn }))
+        Ok(Box::new(Pair {
+            sender,
+            conn,
+            gate: None,
+        }))
+    }
+
+    /// A new gated connection from `connecting`.
+    async fn handshake(
+        &self,
+        connecting: impl Future<Output = Result<(UpstreamStream, Gate), BoxError>>,
+    ) -> Result<Box<Pair>, ProxyError> {
+        let (io, gate) = connecting.await.map_err(ProxyError::from_connect)?;
+        let (sender, conn) = self
+            .builder
+            .handshake(io)
+            .await
+            .map_err(ProxyError::from_hyper)?;
+        Ok(Box::new(Pair {
+            sender,
+            conn,
+            gate: Some(gate),
+        }))
     }
 
     /// Keeps a connection whose exchange ended cleanly for the next request, within the
@@ -182,7 +215,7 @@ impl H1Pool {
             return;
         }
         if !pair.sender.is_ready() {
-            let Pair { sender, conn } = *pair;
+            let Pair { sender, conn, .. } = *pair;
             drop(sender);
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
@@ -283,6 +316,18 @@ impl Future for Driven {
             Poll::Pending => return Poll::Pending,
         };
         let (parts, body) = response.into_parts();
+        // A gated connection stays held only under an event stream with a body to take.
+        let gate = this.pair.as_ref().and_then(|p| p.gate.as_ref());
+        let raw = gate.and_then(|gate| {
+            let stream = parts.status.is_success()
+                && !body.is_end_stream()
+                && gate.holding()
+                && crate::upgrade::sse::is_event_stream(&parts.headers);
+            if !stream {
+                gate.open();
+            }
+            stream.then(|| Framing::of(&parts.headers))
+        });
         Poll::Ready(Ok(Response::from_parts(
             parts,
             PooledBody {
@@ -291,6 +336,7 @@ impl Future for Driven {
                     pair: this.pair.take(),
                     pool: Arc::clone(&this.pool),
                     backend: this.backend.clone(),
+                    raw,
                 },
                 inner: body,
             },
@@ -313,6 +359,8 @@ struct Lease {
     ended: bool,
     pool: Arc<H1Pool>,
     backend: Authority,
+    /// The body's framing while its gate holds it untouched for [`PooledBody::into_raw`].
+    raw: Option<Framing>,
 }
 
 impl std::fmt::Debug for Lease {
@@ -327,14 +375,51 @@ impl PooledBody {
     /// The plain hyper body, the connection left to a task of its own (for a stream that
     /// outlives the exchange, such as an event stream whose relay owns an `Incoming`).
     pub fn into_incoming(mut self) -> Incoming {
+        self.release();
         if let Some(pair) = self.lease.pair.take() {
-            let Pair { sender, conn } = *pair;
+            let Pair { sender, conn, .. } = *pair;
             tokio::spawn(async move {
                 let _ = conn.await;
                 drop(sender);
             });
         }
         self.inner
+    }
+}
+
+impl PooledBody {
+    /// The body off its connection, when a gate held it untouched (an event stream on a
+    /// plain upstream); otherwise the body as it is.
+    pub fn into_raw(mut self) -> Result<RawBody, Self> {
+        let Some(framing) = self.lease.raw.take() else {
+            return Err(self);
+        };
+        let Some(pair) = self.lease.pair.take() else {
+            return Err(self);
+        };
+        let Pair { sender, conn, .. } = *pair;
+        drop(sender);
+        let parts = conn.into_parts();
+        let UpstreamStream::Gated(io) = parts.io else {
+            // Not reached: only gated connections are held.
+            return Err(self);
+        };
+        let (tcp, kept) = io.into_inner().into_raw();
+        let kept = if parts.read_buf.is_empty() {
+            kept
+        } else {
+            [&parts.read_buf[..], &kept[..]].concat()
+        };
+        Ok(RawBody { tcp, kept, framing })
+    }
+
+    /// Lets hyper read the body after all (it is read here, not taken off).
+    fn release(&mut self) {
+        if self.lease.raw.take().is_some()
+            && let Some(gate) = self.lease.pair.as_ref().and_then(|p| p.gate.as_ref())
+        {
+            gate.open();
+        }
     }
 }
 
@@ -347,6 +432,7 @@ impl Body for PooledBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
+        this.release();
         let lease = &mut this.lease;
         if let Some(pair) = lease.pair.as_mut()
             && Pin::new(&mut pair.conn).poll(cx).is_ready()
@@ -402,6 +488,28 @@ impl UpstreamBody {
     }
 }
 
+/// The body of an event stream, for its relay: off its connection, or still in hyper.
+#[derive(Debug)]
+pub enum EventBody {
+    /// Taken off a gated connection (see [`PooledBody::into_raw`]).
+    Raw(RawBody),
+    /// Read through hyper.
+    Hyper(Incoming),
+}
+
+impl UpstreamBody {
+    /// The body for an event-stream relay: off its connection when a gate held it.
+    pub fn into_event_body(self) -> EventBody {
+        match self {
+            UpstreamBody::Pooled(b) => match b.into_raw() {
+                Ok(raw) => EventBody::Raw(raw),
+                Err(b) => EventBody::Hyper(b.into_incoming()),
+            },
+            UpstreamBody::Client(b) => EventBody::Hyper(b),
+        }
+    }
+}
+
 impl Body for UpstreamBody {
     type Data = Bytes;
     type Error = BoxError;
@@ -430,6 +538,22 @@ impl Body for UpstreamBody {
             UpstreamBody::Client(b) => b.size_hint(),
         }
     }
+}
+
+/// A GET that asks for `text/event-stream` (what `EventSource` sends).
+fn wants_event_stream<B>(req: &Request<B>) -> bool {
+    req.method() == http::Method::GET
+        && req
+            .headers()
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| {
+                t.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"))
+            })
 }
 
 #[cfg(test)]

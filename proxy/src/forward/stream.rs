@@ -5,6 +5,7 @@
 //! state, so every plain upstream connection (each one under an open WebSocket or SSE stream,
 //! each idle pooled one) carried a kilobyte it never used. Here the TLS variant is boxed.
 
+use super::gate::Gated;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
@@ -24,12 +25,15 @@ pub enum UpstreamStream {
     Plain(Tcp),
     /// TLS over TCP.
     Tls(Box<TokioIo<TlsStream<TokioIo<Tcp>>>>),
+    /// Plain TCP behind a [`Gate`](super::gate::Gate) (a request for an event stream).
+    Gated(TokioIo<Gated>),
 }
 
 impl Connection for UpstreamStream {
     fn connected(&self) -> Connected {
         match self {
             Self::Plain(s) => s.connected(),
+            Self::Gated(_) => Connected::new(),
             Self::Tls(s) => {
                 let (tcp, tls) = s.inner().get_ref();
                 let connected = tcp.inner().connected();
@@ -51,6 +55,7 @@ impl Read for UpstreamStream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Gated(s) => Pin::new(s).poll_read(cx, buf),
             Self::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
         }
     }
@@ -64,6 +69,7 @@ impl Write for UpstreamStream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Gated(s) => Pin::new(s).poll_write(cx, buf),
             Self::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
         }
     }
@@ -71,6 +77,7 @@ impl Write for UpstreamStream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Gated(s) => Pin::new(s).poll_flush(cx),
             Self::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
         }
     }
@@ -78,6 +85,7 @@ impl Write for UpstreamStream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Gated(s) => Pin::new(s).poll_shutdown(cx),
             Self::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
         }
     }
@@ -85,6 +93,7 @@ impl Write for UpstreamStream {
     fn is_write_vectored(&self) -> bool {
         match self {
             Self::Plain(s) => s.is_write_vectored(),
+            Self::Gated(s) => s.is_write_vectored(),
             Self::Tls(s) => s.is_write_vectored(),
         }
     }
@@ -96,6 +105,7 @@ impl Write for UpstreamStream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Self::Gated(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Self::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
         }
     }

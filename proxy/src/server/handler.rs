@@ -354,7 +354,7 @@ pub(crate) async fn handle(
             metrics: Arc::clone(&shared.metrics),
             draining: shared.streams.draining(),
         };
-        let body = crate::upgrade::sse::relay(body.into_incoming(), start);
+        let body = crate::upgrade::sse::relay(body.into_event_body(), start);
         return Ok(Response::from_parts(
             parts,
             Tracked::new(body, record).boxed_unsync(),

@@ -1,5 +1,6 @@
 use super::*;
 use http_body_util::{BodyExt, Empty};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -148,4 +149,100 @@ async fn idle_connections_are_closed_after_the_timeout_without_another_request()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A backend that reads one request head on each connection and answers with `script` (the
+/// whole response, head and body, in one write), then closes; returns the requests it read.
+async fn scripted(script: &'static [u8]) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&heads);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf).into_owned());
+                let _ = sock.write_all(script).await;
+            });
+        }
+    });
+    (addr, heads)
+}
+
+fn get_events(addr: std::net::SocketAddr) -> Request<ProxyBody> {
+    let mut req = get(addr);
+    req.headers_mut().insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("text/event-stream"),
+    );
+    req
+}
+
+async fn respond(pool: &Arc<H1Pool>, req: Request<ProxyBody>) -> Response<PooledBody> {
+    let (driven, reused) = pool.request(req).await.unwrap();
+    assert!(!reused, "an event-stream request gets a new connection");
+    tokio::time::timeout(Duration::from_secs(10), driven)
+        .await
+        .expect("a response in time")
+        .unwrap()
+}
+
+const STREAM: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n";
+
+#[tokio::test]
+async fn an_event_stream_leaves_hyper_with_every_body_byte_untouched() {
+    let (addr, heads) = scripted(STREAM).await;
+    let pool = pool(Duration::from_secs(60));
+    let resp = respond(&pool, get_events(addr)).await;
+    assert!(heads.lock().unwrap()[0].starts_with("GET /x HTTP/1.1\r\n"));
+    let EventBody::Raw(raw) = UpstreamBody::Pooled(resp.into_body()).into_event_body() else {
+        panic!("the gated body stays raw");
+    };
+    assert_eq!(raw.framing, Framing::Chunked);
+    let mut body = raw.kept;
+    let mut tcp = raw.tcp;
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut body))
+        .await
+        .expect("the backend closes")
+        .unwrap();
+    let head_end = STREAM.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(body, &STREAM[head_end..]);
+}
+
+#[tokio::test]
+async fn any_other_answer_to_an_event_stream_request_is_read_through_hyper() {
+    let (addr, _) = scripted(b"HTTP/1.1 406 Not Acceptable\r\ncontent-length: 4\r\n\r\nnope").await;
+    let pool = pool(Duration::from_secs(60));
+    let resp = respond(&pool, get_events(addr)).await;
+    assert_eq!(resp.status(), 406);
+    let body = UpstreamBody::Pooled(resp.into_body());
+    let EventBody::Hyper(incoming) = body.into_event_body() else {
+        panic!("only an event stream is taken off its connection");
+    };
+    let bytes = incoming.collect().await.unwrap().to_bytes();
+    assert_eq!(&bytes[..], b"nope");
+}
+
+#[tokio::test]
+async fn a_held_event_stream_read_as_a_plain_body_opens_its_gate() {
+    let (addr, _) = scripted(STREAM).await;
+    let pool = pool(Duration::from_secs(60));
+    let resp = respond(&pool, get_events(addr)).await;
+    let body = tokio::time::timeout(Duration::from_secs(10), resp.into_body().collect())
+        .await
+        .expect("the body flows once read")
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&body[..], b"data: 1\n\ndata: 2\n\n");
 }

@@ -3,9 +3,11 @@
 //! idle timeout (heartbeat comments reset it) and, on routes with `sse_failover`, resumed on
 //! another backend with `Last-Event-ID` when its backend's stream breaks.
 
+mod decode;
 mod failover;
 mod parser;
 mod relay;
+mod source;
 
 pub(crate) use failover::Resume;
 pub(crate) use relay::{Start, relay};

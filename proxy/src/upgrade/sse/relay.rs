@@ -5,9 +5,10 @@
 use super::RETRY_HINT_MS;
 use super::failover::{self, Resume};
 use super::parser::EventParser;
+use super::source::Source;
 use crate::backend::{Backend, clock};
 use crate::config::SseFailoverConfig;
-use crate::forward::{BoxError, IdleTimedOut, ProxyBody};
+use crate::forward::{BoxError, EventBody, IdleTimedOut, ProxyBody};
 use crate::observe::{Metrics, SseFailoverLabels, StreamRouteLabels};
 use crate::server::Runtime;
 use crate::upgrade::{OpenStream, RouteSlot, StreamKind};
@@ -15,8 +16,8 @@ use crate::upstream::Upstream;
 use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Incoming;
 use prometheus_client::metrics::counter::Counter;
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -44,7 +45,7 @@ pub(crate) struct Start {
 }
 
 /// Relays `body` event by event as the client response body.
-pub(crate) fn relay(body: Incoming, start: Start) -> ProxyBody {
+pub(crate) fn relay(body: EventBody, start: Start) -> ProxyBody {
     let Start {
         rt,
         route,
@@ -77,7 +78,7 @@ pub(crate) fn relay(body: Incoming, start: Start) -> ProxyBody {
     };
     let relay = Relay {
         rt,
-        body: Some(body),
+        body: Some(Source::from(body)),
         parser: EventParser::default(),
         open: OpenStream::new(backend, StreamKind::Sse, slot),
         failover,
@@ -106,7 +107,7 @@ struct Failover {
 struct Relay {
     rt: Arc<Runtime>,
     /// The serving backend's body; `None` once the relay has ended.
-    body: Option<Incoming>,
+    body: Option<Source>,
     parser: EventParser,
     open: OpenStream,
     failover: Option<Failover>,
@@ -145,10 +146,9 @@ impl Relay {
                     }
                     return self.end_with_hint();
                 }
-                frame = tokio::time::timeout_at(idle_at, body.frame()) => match frame {
-                    Ok(Some(Ok(frame))) => {
+                data = tokio::time::timeout_at(idle_at, poll_fn(|cx| body.poll_data(cx))) => match data {
+                    Ok(Some(Ok(data))) => {
                         idle_at = Instant::now() + self.idle;
-                        let Ok(data) = frame.into_data() else { continue };
                         match self.parser.feed(&data) {
                             Some(done) => {
                                 self.events.inc_by(done.events);
@@ -157,7 +157,7 @@ impl Relay {
                             None => continue,
                         }
                     }
-                    Ok(Some(Err(e))) => Broken::Error(e.into()),
+                    Ok(Some(Err(e))) => Broken::Error(e),
                     Ok(None) if self.parser.has_partial() => {
                         Broken::Error("backend stream ended inside an event".into())
                     }
@@ -213,7 +213,7 @@ impl Relay {
                 return self.end_with_hint();
             };
             self.open.move_to(backend);
-            self.body = Some(body);
+            self.body = Some(Source::Hyper(body));
             idle_at = Instant::now() + self.idle;
         }
     }

@@ -6,7 +6,6 @@
 
 use super::frame::{self, close, opcode};
 use super::half::{Half, PING_PAYLOAD, Seen};
-use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,17 +13,10 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// Bytes read per call.
-const READ_SIZE: usize = 16 * 1024;
 /// Chunks relayed per wake-up before yielding to other tasks.
 const CHUNKS_PER_POLL: usize = 16;
 /// How long peers get to answer a close before the connection is dropped.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-thread_local! {
-    /// The read buffer every relay on this worker thread shares (reads never overlap).
-    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_SIZE]);
-}
 
 /// A relay's limits, from the route's settings.
 #[derive(Debug, Clone, Copy)]
@@ -389,7 +381,7 @@ where
         }
         return Step::Idle;
     }
-    SCRATCH.with_borrow_mut(|scratch| {
+    crate::upgrade::with_scratch(|scratch| {
         let mut rb = ReadBuf::new(&mut scratch[..]);
         match Pin::new(&mut *src).poll_read(cx, &mut rb) {
             Poll::Pending => Step::Idle,
