@@ -355,10 +355,12 @@ pub(crate) async fn handle(
             draining: shared.streams.draining(),
         };
         let body = crate::upgrade::sse::relay(body.into_event_body(), start);
-        return Ok(Response::from_parts(
-            parts,
-            Tracked::new(body, record).boxed_unsync(),
-        ));
+        // The stream may leave hyper once its head is out (plain HTTP/1.1; see `handoff.rs`).
+        let (handoff, slot) =
+            super::handoff::Handoff::new(Tracked::new(body, record).boxed_unsync());
+        let mut resp = Response::from_parts(parts, slot.boxed_unsync());
+        resp.extensions_mut().insert(handoff);
+        return Ok(resp);
     }
     let body = Tracked::new(IdleTimeout::new(body, upstream.timeouts.idle), record).boxed_unsync();
     Ok(Response::from_parts(parts, body))

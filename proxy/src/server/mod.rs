@@ -3,6 +3,7 @@
 mod drain;
 mod exchange;
 mod handler;
+mod handoff;
 mod listener;
 mod lot;
 mod park;

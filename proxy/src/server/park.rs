@@ -10,6 +10,7 @@
 //! its shutdown of the socket is skipped and the wrapper hands the socket back through a slot
 //! when hyper drops it.
 
+use super::handoff::Handoff;
 use crate::security::ConnGuard;
 use crate::security::framing::Validated;
 use bytes::Bytes;
@@ -76,6 +77,12 @@ pub(crate) struct Activity {
     park: AtomicBool,
     /// The wrapper reported end-of-stream to park: hyper's shutdown is skipped.
     parked: AtomicBool,
+    /// Responses may leave hyper on this connection (plain HTTP/1.1).
+    handoff_allowed: AtomicBool,
+    /// A response offered to leave hyper once its head is out.
+    offer: Mutex<Option<Handoff>>,
+    /// The offered response left: hyper no longer touches the socket.
+    handed: AtomicBool,
 }
 
 impl Activity {
@@ -116,6 +123,47 @@ impl Activity {
         self.parked.load(Ordering::Relaxed)
     }
 
+    /// Lets responses on this connection leave hyper (see `handoff.rs`).
+    pub(crate) fn allow_handoff(&self) {
+        self.handoff_allowed.store(true, Ordering::Relaxed);
+    }
+
+    /// Offers `handoff`'s response to leave hyper once its head is written; false (and the
+    /// response stays in hyper) where the connection does not allow it.
+    pub(crate) fn offer(&self, handoff: Handoff) -> bool {
+        if !self.handoff_allowed.load(Ordering::Relaxed) {
+            return false;
+        }
+        handoff.offer();
+        *self.offer.lock().unwrap_or_else(|p| p.into_inner()) = Some(handoff);
+        true
+    }
+
+    /// True once an offered response has left hyper.
+    pub(crate) fn handed(&self) -> bool {
+        self.handed.load(Ordering::Relaxed)
+    }
+
+    /// The response that left hyper.
+    pub(crate) fn take_handoff(&self) -> Option<Handoff> {
+        self.offer.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// After hyper flushed everything: an offered response whose head is out leaves hyper if
+    /// nothing of a next request was read; otherwise it stays.
+    fn settle_offer(&self, inner: &impl Boundary) {
+        let mut offer = self.offer.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(h) = offer.as_ref().filter(|h| h.head_out()) else {
+            return;
+        };
+        if inner.between_requests() == Some(self.calls.load(Ordering::Relaxed)) {
+            self.handed.store(true, Ordering::Relaxed);
+        } else {
+            h.decline();
+            *offer = None;
+        }
+    }
+
     fn open(&self) -> u64 {
         self.open.load(Ordering::Relaxed)
     }
@@ -124,6 +172,13 @@ impl Activity {
 /// Keeps a response counted as open; hyper drops it with the response body.
 #[derive(Debug)]
 pub(crate) struct OpenResponse(Arc<Activity>);
+
+impl OpenResponse {
+    /// The connection's activity.
+    pub(crate) fn activity(&self) -> &Activity {
+        &self.0
+    }
+}
 
 impl Drop for OpenResponse {
     fn drop(&mut self) {
@@ -216,6 +271,10 @@ impl<S: AsyncRead + Boundary + Unpin> AsyncRead for Parkable<S> {
         if this.activity.parked() {
             return Poll::Ready(Ok(()));
         }
+        if this.activity.handed() {
+            // The socket is the connection task's now; hyper is about to be dropped.
+            return Poll::Pending;
+        }
         if this.activity.may_park(inner) {
             this.activity.parked.store(true, Ordering::Relaxed);
             return Poll::Ready(Ok(()));
@@ -230,7 +289,7 @@ impl<S: AsyncRead + Boundary + Unpin> AsyncRead for Parkable<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Parkable<S> {
+impl<S: AsyncWrite + Boundary + Unpin> AsyncWrite for Parkable<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -243,10 +302,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Parkable<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.inner.as_mut() {
-            Some(inner) => Pin::new(inner).poll_flush(cx),
-            None => Poll::Ready(Err(gone())),
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(Err(gone()));
+        };
+        if this.activity.handed() {
+            return Poll::Pending;
         }
+        let flushed = Pin::new(&mut *inner).poll_flush(cx);
+        if matches!(flushed, Poll::Ready(Ok(()))) {
+            // hyper flushes its buffer before it flushes the stream: all it wrote is out.
+            this.activity.settle_offer(inner);
+        }
+        flushed
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -280,9 +348,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Parkable<S> {
 }
 
 impl<S> Drop for Parkable<S> {
-    /// Hands a parked stream back; any other is dropped (closed) with the wrapper.
+    /// Hands a parked or handed-off stream back; any other is dropped (closed) with the
+    /// wrapper.
     fn drop(&mut self) {
-        if self.activity.parked()
+        if (self.activity.parked() || self.activity.handed())
             && let Some(inner) = self.inner.take()
         {
             let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());

@@ -3,11 +3,13 @@
 
 use super::Shared;
 use super::handler::{self, ConnInfo};
+use super::handoff::{self, Handoff, Written};
 use super::park::{Activity, OpenBody, PARK_AFTER, Parkable, Parked};
 use crate::forward::ProxyBody;
 use crate::security::framing::{HeadLimits, Validated, Verdict};
 use crate::security::tls::PeerSubject;
-use http::{Request, Response};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{Method, Request, Response, Version};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -133,6 +135,7 @@ async fn serve_h1(
     cx: &Context,
 ) -> Served {
     let slot = Arc::new(Mutex::new(None));
+    activity.allow_handoff();
     let parkable = Parkable::new(io, Arc::clone(&activity), Arc::clone(&slot));
     let conn = h1_connection(builder, parkable, deadline, cx, &verdict, &activity);
     let plain = Plain {
@@ -142,6 +145,9 @@ async fn serve_h1(
     };
     let (result, quiet_since) = watch(conn, &cx.stop, Some(plain)).await;
     let back = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if activity.handed() {
+        return Box::pin(write_handed(back, &activity, cx)).await;
+    }
     let idle = back.filter(|_| activity.parked() && result.is_ok() && verdict.recorded().is_none());
     match idle.and_then(Validated::into_idle) {
         Some((stream, requests)) => Served::Parked(Parked {
@@ -152,6 +158,29 @@ async fn serve_h1(
             guard: None,
         }),
         None => Served::Ended(result.into()),
+    }
+}
+
+/// Writes the body of a response that left hyper (see `handoff.rs`) on the socket hyper gave
+/// back; a connection whose body ended cleanly goes on to its next request.
+async fn write_handed(
+    back: Option<Validated<TcpStream>>,
+    activity: &Activity,
+    cx: &Context,
+) -> Served {
+    let body = activity.take_handoff().and_then(|h| h.take());
+    let (Some((stream, requests)), Some(body)) = (back.and_then(Validated::into_idle), body) else {
+        return Served::Ended(Ended::Closed);
+    };
+    match handoff::write_chunked(stream, body).await {
+        Written::Complete(stream) if !cx.stop.is_cancelled() => Served::Parked(Parked {
+            stream,
+            requests,
+            deadline: Instant::now() + cx.header_read,
+            client: cx.info.client,
+            guard: None,
+        }),
+        Written::Complete(_) | Written::Broken => Served::Ended(Ended::Closed),
     }
 }
 
@@ -231,6 +260,11 @@ fn service(
         if let Some(s) = &subject {
             req.extensions_mut().insert(PeerSubject(Arc::clone(s)));
         }
+        // Only a plain HTTP/1.1 GET with no `Connection` header may have its response written
+        // outside hyper (hyper's framing of it is then chunked, on a persistent connection).
+        let may_hand_off = req.version() == Version::HTTP_11
+            && req.method() == Method::GET
+            && !req.headers().contains_key(CONNECTION);
         let open = activity.call();
         // Boxed per request: hyper's HTTP/1 dispatcher allocates one slot of the service
         // future's size per connection and keeps it while the connection idles, so an inline
@@ -242,10 +276,23 @@ fn service(
             Arc::clone(&verdict),
         ));
         async move {
-            let response = handling.await?;
+            let mut response = handling.await?;
+            if let Some(h) = response.extensions_mut().remove::<Handoff>()
+                && may_hand_off
+                && offerable(response.headers())
+            {
+                open.activity().offer(h);
+            }
             Ok(response.map(|body| OpenBody::new(body, open)))
         }
     })
+}
+
+/// A response head hyper frames as chunked on a persistent connection.
+fn offerable(headers: &http::HeaderMap) -> bool {
+    !headers.contains_key(CONTENT_LENGTH)
+        && !headers.contains_key(TRANSFER_ENCODING)
+        && !headers.contains_key(CONNECTION)
 }
 
 /// What the watch of a plain HTTP/1 connection looks at each tick.
@@ -254,6 +301,14 @@ struct Plain<'a> {
     verdict: &'a Verdict,
     /// The head deadline of the connection's first request (or first since its resume).
     head_by: Instant,
+}
+
+fn handed(plain: Option<&Plain<'_>>) -> std::task::Poll<()> {
+    if plain.is_some_and(|p| p.activity.handed()) {
+        std::task::Poll::Ready(())
+    } else {
+        std::task::Poll::Pending
+    }
 }
 
 /// No request reached the service by the head deadline. hyper's own head timeout starts only
@@ -294,6 +349,8 @@ where
         tokio::select! {
             biased;
             result = conn.as_mut() => return (result, quiet_since),
+            // Checked after every poll of the connection: a response left hyper in it.
+            () = std::future::poll_fn(|_| handed(plain.as_ref())) => return (Ok(()), quiet_since),
             () = &mut cancelled, if !draining => {
                 draining = true;
                 conn.as_mut().graceful_shutdown();
