@@ -100,7 +100,10 @@ pub(crate) async fn serve_plain(
     let verdict = Arc::new(Verdict::default());
     let io = validated(stream, cx, Arc::clone(&verdict), 0);
     let activity = Arc::new(Activity::default());
-    Box::pin(serve_h1(builder, io, verdict, activity, deadline, cx)).await
+    // Bound first, so the boxed hyper connection (kilobytes) is freed before a handed-off
+    // response is written.
+    let served = Box::pin(serve_h1(builder, io, verdict, activity, deadline, cx)).await;
+    finish(served, cx).await
 }
 
 /// Serves a parked connection whose next request has begun to arrive.
@@ -114,7 +117,7 @@ pub(crate) async fn serve_parked(
     let verdict = Arc::new(Verdict::resumed(parked.requests));
     let io = validated(parked.stream, cx, Arc::clone(&verdict), parked.requests);
     let activity = Arc::new(Activity::resumed(parked.requests));
-    Box::pin(serve_h1(
+    let served = Box::pin(serve_h1(
         builder,
         io,
         verdict,
@@ -122,7 +125,29 @@ pub(crate) async fn serve_parked(
         parked.deadline,
         cx,
     ))
-    .await
+    .await;
+    finish(served, cx).await
+}
+
+/// How a hyper connection ended: served through, or with a response handed out of it.
+enum H1 {
+    Served(Served),
+    Handed(Handed),
+}
+
+/// A response that left hyper, and the connection it is written on.
+struct Handed {
+    stream: TcpStream,
+    requests: u64,
+    body: ProxyBody,
+}
+
+/// Writes a handed-off response, if any (see `handoff.rs`).
+async fn finish(h1: H1, cx: &Context) -> Served {
+    match h1 {
+        H1::Served(served) => served,
+        H1::Handed(handed) => Box::pin(write_handed(handed, cx)).await,
+    }
 }
 
 /// One hyper HTTP/1 connection on a readable stream, until it ends or parks.
@@ -133,7 +158,7 @@ async fn serve_h1(
     activity: Arc<Activity>,
     deadline: Instant,
     cx: &Context,
-) -> Served {
+) -> H1 {
     let slot = Arc::new(Mutex::new(None));
     activity.allow_handoff();
     let parkable = Parkable::new(io, Arc::clone(&activity), Arc::clone(&slot));
@@ -146,10 +171,18 @@ async fn serve_h1(
     let (result, quiet_since) = watch(conn, &cx.stop, Some(plain)).await;
     let back = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     if activity.handed() {
-        return Box::pin(write_handed(back, &activity, cx)).await;
+        let body = activity.take_handoff().and_then(|h| h.take());
+        return match (back.and_then(Validated::into_idle), body) {
+            (Some((stream, requests)), Some(body)) => H1::Handed(Handed {
+                stream,
+                requests,
+                body,
+            }),
+            _ => H1::Served(Served::Ended(Ended::Closed)),
+        };
     }
     let idle = back.filter(|_| activity.parked() && result.is_ok() && verdict.recorded().is_none());
-    match idle.and_then(Validated::into_idle) {
+    H1::Served(match idle.and_then(Validated::into_idle) {
         Some((stream, requests)) => Served::Parked(Parked {
             stream,
             requests,
@@ -158,20 +191,17 @@ async fn serve_h1(
             guard: None,
         }),
         None => Served::Ended(result.into()),
-    }
+    })
 }
 
 /// Writes the body of a response that left hyper (see `handoff.rs`) on the socket hyper gave
 /// back; a connection whose body ended cleanly goes on to its next request.
-async fn write_handed(
-    back: Option<Validated<TcpStream>>,
-    activity: &Activity,
-    cx: &Context,
-) -> Served {
-    let body = activity.take_handoff().and_then(|h| h.take());
-    let (Some((stream, requests)), Some(body)) = (back.and_then(Validated::into_idle), body) else {
-        return Served::Ended(Ended::Closed);
-    };
+async fn write_handed(handed: Handed, cx: &Context) -> Served {
+    let Handed {
+        stream,
+        requests,
+        body,
+    } = handed;
     match handoff::write_chunked(stream, body).await {
         Written::Complete(stream) if !cx.stop.is_cancelled() => Served::Parked(Parked {
             stream,

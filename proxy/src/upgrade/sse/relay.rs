@@ -69,11 +69,11 @@ pub(crate) fn relay(body: EventBody, start: Start) -> ProxyBody {
         .map_or(Duration::from_secs(60), |u| u.timeouts.idle);
     let stream_drain = rt.config.server.stream_drain_timeout;
     let failover = match (failover, resume, upstream) {
-        (Some(cfg), Some(resume), Some(upstream)) => Some(Failover {
+        (Some(cfg), Some(resume), Some(upstream)) => Some(Box::new(Failover {
             cfg,
             resume,
             upstream,
-        }),
+        })),
         _ => None,
     };
     let relay = Relay {
@@ -110,7 +110,8 @@ struct Relay {
     body: Option<Source>,
     parser: EventParser,
     open: OpenStream,
-    failover: Option<Failover>,
+    /// Boxed: only failover routes have one, and it holds a whole request head.
+    failover: Option<Box<Failover>>,
     route: String,
     metrics: Arc<Metrics>,
     events: Counter,
