@@ -14,14 +14,15 @@
 //! When the connection cannot be handed off (TLS, h2, a pipelined request already read),
 //! [`SlotBody`] simply polls the body itself.
 
-use crate::forward::ProxyBody;
+use crate::forward::{BoxError, ProxyBody};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Not offered to the connection: the body is polled through hyper.
@@ -103,7 +104,7 @@ pub(crate) struct SlotBody(Arc<Shared>);
 
 impl Body for SlotBody {
     type Data = Bytes;
-    type Error = crate::forward::BoxError;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
@@ -145,92 +146,191 @@ pub(crate) enum Written {
 
 /// Writes `body` to `tcp` in HTTP/1.1 chunks, the last chunk at its end, while watching the
 /// client for a close. A byte from the client (a pipelined request) is left unread for the
-/// next exchange; the close is then noticed by the next failed write.
-pub(crate) async fn write_chunked(mut tcp: TcpStream, mut body: ProxyBody) -> Written {
-    let mut watch_client = true;
-    loop {
-        let frame = tokio::select! {
-            biased;
-            gone = client_left(&tcp), if watch_client => {
-                if gone {
-                    return Written::Broken;
-                }
-                watch_client = false;
-                continue;
-            }
-            frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)) => frame,
+/// next exchange; a close is then noticed by the next failed write.
+///
+/// A future of its own rather than an `async fn`: it is what every idle stream keeps, and here
+/// that is the socket, the body and an empty buffer (an `async fn` with its `select!` and
+/// write futures held several hundred bytes more).
+pub(crate) struct WriteChunked {
+    tcp: Option<TcpStream>,
+    body: ProxyBody,
+    /// Bytes to write (a whole chunk, or the last chunk); empty, and unallocated, when idle.
+    out: Vec<u8>,
+    /// How much of `out` is written.
+    at: usize,
+    /// The body has ended: `out` holds the last chunk.
+    ending: bool,
+    /// The client has not sent a byte since the stream began.
+    watch_client: bool,
+}
+
+/// Writes `body` on `tcp` as a chunked response body; see [`WriteChunked`].
+pub(crate) fn write_chunked(tcp: TcpStream, body: ProxyBody) -> WriteChunked {
+    WriteChunked {
+        tcp: Some(tcp),
+        body,
+        out: Vec::new(),
+        at: 0,
+        ending: false,
+        watch_client: true,
+    }
+}
+
+impl Future for WriteChunked {
+    type Output = Written;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Written> {
+        let this = &mut *self;
+        let Some(tcp) = this.tcp.as_mut() else {
+            return Poll::Ready(Written::Broken);
         };
-        match frame {
-            None => {
-                return match tcp.write_all(b"0\r\n\r\n").await {
-                    Ok(()) => Written::Complete(tcp),
-                    Err(_) => Written::Broken,
+        // Chunks per poll before other tasks get a turn.
+        for _ in 0..16 {
+            while this.at < this.out.len() {
+                match Pin::new(&mut *tcp).poll_write(cx, &this.out[this.at..]) {
+                    Poll::Ready(Ok(n)) if n > 0 => this.at += n,
+                    Poll::Ready(_) => return Poll::Ready(Written::Broken),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            this.out = Vec::new();
+            this.at = 0;
+            if this.ending {
+                return match this.tcp.take() {
+                    Some(tcp) => Poll::Ready(Written::Complete(tcp)),
+                    None => Poll::Ready(Written::Broken),
                 };
             }
-            Some(Err(_)) => return Written::Broken,
-            Some(Ok(frame)) => {
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                if data.is_empty() {
-                    continue;
+            if this.watch_client {
+                let mut one = [0u8; 1];
+                let mut peek = ReadBuf::new(&mut one);
+                match tcp.poll_peek(cx, &mut peek) {
+                    Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(Written::Broken),
+                    Poll::Ready(Ok(_)) => this.watch_client = false,
+                    Poll::Pending => {}
                 }
-                if write_chunk(&mut tcp, &data).await.is_err() {
-                    return Written::Broken;
+            }
+            match Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(_))) => return Poll::Ready(Written::Broken),
+                Poll::Ready(None) => {
+                    this.out = b"0\r\n\r\n".to_vec();
+                    this.ending = true;
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data()
+                        && !data.is_empty()
+                    {
+                        this.out = chunk(&data);
+                    }
                 }
             }
         }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
-/// One chunk: size line, data, CRLF, in one vectored write where the socket takes it.
-async fn write_chunk<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8]) -> std::io::Result<()> {
+/// One chunk: size line, data, CRLF.
+fn chunk(data: &[u8]) -> Vec<u8> {
     let size = format!("{:x}\r\n", data.len());
-    let mut parts: [&[u8]; 3] = [size.as_bytes(), data, b"\r\n"];
-    let mut at = 0;
-    while at < parts.len() {
-        let slices: Vec<std::io::IoSlice<'_>> = parts[at..]
-            .iter()
-            .map(|p| std::io::IoSlice::new(p))
-            .collect();
-        let mut n = w.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        while at < parts.len() && n >= parts[at].len() {
-            n -= parts[at].len();
-            at += 1;
-        }
-        if at < parts.len() {
-            parts[at] = &parts[at][n..];
-        }
-    }
-    Ok(())
-}
-
-/// Waits until the client's side shows something: true when it closed (or failed), false
-/// when it sent bytes (left unread).
-async fn client_left(tcp: &TcpStream) -> bool {
-    let mut one = [0u8; 1];
-    !matches!(tcp.peek(&mut one).await, Ok(n) if n > 0)
+    let mut out = Vec::with_capacity(size.len() + data.len() + 2);
+    out.extend_from_slice(size.as_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        (s, c)
+    }
+
+    async fn bounded(writer: tokio::task::JoinHandle<Written>) -> Written {
+        tokio::time::timeout(std::time::Duration::from_secs(10), writer)
+            .await
+            .expect("the writer finishes")
+            .unwrap()
+    }
+
+    fn body(rx: tokio::sync::mpsc::Receiver<Result<Bytes, BoxError>>) -> ProxyBody {
+        let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+            let item = rx.recv().await?;
+            Some((item.map(Frame::data), rx))
+        });
+        StreamBody::new(frames).boxed_unsync()
+    }
 
     #[tokio::test]
-    async fn chunks_survive_partial_writes() {
-        let (mut a, mut b) = tokio::io::duplex(7);
-        let data = vec![b'x'; 100];
-        let writer = tokio::spawn(async move {
-            write_chunk(&mut a, &data).await.unwrap();
-        });
-        let mut got = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut b, &mut got)
+    async fn frames_become_chunks_and_the_end_the_last_chunk() {
+        let (server, mut client) = pair().await;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let writer = tokio::spawn(write_chunked(server, body(rx)));
+        tx.send(Ok(Bytes::from_static(b"data: 1\n\n")))
             .await
             .unwrap();
-        writer.await.unwrap();
-        assert_eq!(got, [b"64\r\n".as_slice(), &[b'x'; 100], b"\r\n"].concat());
+        tx.send(Ok(Bytes::new())).await.unwrap();
+        tx.send(Ok(Bytes::from(vec![b'x'; 300]))).await.unwrap();
+        drop(tx);
+        let Written::Complete(_server) = bounded(writer).await else {
+            panic!("a body that ends cleanly completes");
+        };
+        let want = [
+            b"9\r\ndata: 1\n\n\r\n".as_slice(),
+            b"12c\r\n",
+            &[b'x'; 300],
+            b"\r\n0\r\n\r\n",
+        ]
+        .concat();
+        let mut got = vec![0u8; want.len()];
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            client.read_exact(&mut got),
+        )
+        .await
+        .expect("the chunks arrive")
+        .unwrap();
+        assert_eq!(got, want);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_closes_breaks_the_stream_and_a_pipelined_byte_does_not() {
+        let (server, client) = pair().await;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let writer = tokio::spawn(write_chunked(server, body(rx)));
+        drop(client);
+        assert!(matches!(bounded(writer).await, Written::Broken));
+        drop(tx);
+
+        let (server, mut client) = pair().await;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let writer = tokio::spawn(write_chunked(server, body(rx)));
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"G")
+            .await
+            .unwrap();
+        drop(tx);
+        let Written::Complete(server) = bounded(writer).await else {
+            panic!("a byte from the client is a next request, not a close");
+        };
+        let mut one = [0u8; 1];
+        assert_eq!(server.peek(&mut one).await.unwrap(), 1, "left unread");
+    }
+
+    #[tokio::test]
+    async fn a_failed_body_breaks_the_stream() {
+        let (server, _client) = pair().await;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let writer = tokio::spawn(write_chunked(server, body(rx)));
+        tx.send(Err("backend gone".into())).await.unwrap();
+        assert!(matches!(bounded(writer).await, Written::Broken));
     }
 }

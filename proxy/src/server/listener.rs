@@ -6,7 +6,7 @@ use super::handler::ConnInfo;
 use super::lot::{Left, Lot};
 use super::park::Parked;
 use super::reclaim::Reclaim;
-use super::serve::{Context, Ended, Served, serve_parked, serve_plain, serve_tls};
+use super::serve::{Context, Ended, Served, serve_parked, serve_plain, serve_tls, write_handed};
 use crate::observe::Metrics;
 use crate::security;
 use crate::security::ConnGuard;
@@ -221,20 +221,25 @@ impl Listening {
         let builders = Arc::clone(&self.builders);
         conns.spawn(async move {
             let metrics = Arc::clone(&cx.shared.metrics);
-            let served = match start {
+            let mut served = match start {
                 Start::New(stream, None) => serve_plain(&builders.plain, stream, &cx).await,
                 Start::Parked(parked) => serve_parked(&builders.plain, parked, &cx).await,
                 // Boxed: the handshake's state must not size every plain connection's task.
-                Start::New(stream, Some(tls)) => {
-                    Served::Ended(Box::pin(handshake_and_serve(&builders, *tls, stream, cx)).await)
-                }
+                Start::New(stream, Some(tls)) => Served::Ended(
+                    Box::pin(handshake_and_serve(&builders, *tls, stream, cx.clone())).await,
+                ),
             };
+            if let Served::Handed(handed) = served {
+                // Boxed: only a handed-off stream needs its state.
+                served = Box::pin(write_handed(*handed, &cx)).await;
+            }
             let ended = match served {
                 Served::Parked(mut parked) => {
                     parked.guard = guard;
                     return Some(parked);
                 }
                 Served::Ended(ended) => ended,
+                Served::Handed(_) => Ended::Closed,
             };
             match ended {
                 Ended::Closed => {}

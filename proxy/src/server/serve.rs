@@ -51,6 +51,7 @@ impl From<Result<(), ConnError>> for Ended {
 }
 
 /// What every connection of a listener is served with.
+#[derive(Clone)]
 pub(crate) struct Context {
     /// The connection's addresses and listener.
     pub(crate) info: ConnInfo,
@@ -72,6 +73,9 @@ pub(crate) enum Served {
     /// The connection went quiet between two HTTP/1 requests: it waits in the listener's lot,
     /// out of hyper and out of this task.
     Parked(Parked),
+    /// A response left hyper (see `handoff.rs`): the task writes it with [`write_handed`]
+    /// once the hyper connection's future is freed.
+    Handed(Box<Handed>),
 }
 
 /// Serves a new plain connection: HTTP/1.1 or h2c. Until its first byte arrives it holds
@@ -100,10 +104,7 @@ pub(crate) async fn serve_plain(
     let verdict = Arc::new(Verdict::default());
     let io = validated(stream, cx, Arc::clone(&verdict), 0);
     let activity = Arc::new(Activity::default());
-    // Bound first, so the boxed hyper connection (kilobytes) is freed before a handed-off
-    // response is written.
-    let served = Box::pin(serve_h1(builder, io, verdict, activity, deadline, cx)).await;
-    finish(served, cx).await
+    Box::pin(serve_h1(builder, io, verdict, activity, deadline, cx)).await
 }
 
 /// Serves a parked connection whose next request has begun to arrive.
@@ -117,7 +118,7 @@ pub(crate) async fn serve_parked(
     let verdict = Arc::new(Verdict::resumed(parked.requests));
     let io = validated(parked.stream, cx, Arc::clone(&verdict), parked.requests);
     let activity = Arc::new(Activity::resumed(parked.requests));
-    let served = Box::pin(serve_h1(
+    Box::pin(serve_h1(
         builder,
         io,
         verdict,
@@ -125,29 +126,14 @@ pub(crate) async fn serve_parked(
         parked.deadline,
         cx,
     ))
-    .await;
-    finish(served, cx).await
-}
-
-/// How a hyper connection ended: served through, or with a response handed out of it.
-enum H1 {
-    Served(Served),
-    Handed(Handed),
+    .await
 }
 
 /// A response that left hyper, and the connection it is written on.
-struct Handed {
+pub(crate) struct Handed {
     stream: TcpStream,
     requests: u64,
     body: ProxyBody,
-}
-
-/// Writes a handed-off response, if any (see `handoff.rs`).
-async fn finish(h1: H1, cx: &Context) -> Served {
-    match h1 {
-        H1::Served(served) => served,
-        H1::Handed(handed) => Box::pin(write_handed(handed, cx)).await,
-    }
 }
 
 /// One hyper HTTP/1 connection on a readable stream, until it ends or parks.
@@ -158,7 +144,7 @@ async fn serve_h1(
     activity: Arc<Activity>,
     deadline: Instant,
     cx: &Context,
-) -> H1 {
+) -> Served {
     let slot = Arc::new(Mutex::new(None));
     activity.allow_handoff();
     let parkable = Parkable::new(io, Arc::clone(&activity), Arc::clone(&slot));
@@ -173,16 +159,16 @@ async fn serve_h1(
     if activity.handed() {
         let body = activity.take_handoff().and_then(|h| h.take());
         return match (back.and_then(Validated::into_idle), body) {
-            (Some((stream, requests)), Some(body)) => H1::Handed(Handed {
+            (Some((stream, requests)), Some(body)) => Served::Handed(Box::new(Handed {
                 stream,
                 requests,
                 body,
-            }),
-            _ => H1::Served(Served::Ended(Ended::Closed)),
+            })),
+            _ => Served::Ended(Ended::Closed),
         };
     }
     let idle = back.filter(|_| activity.parked() && result.is_ok() && verdict.recorded().is_none());
-    H1::Served(match idle.and_then(Validated::into_idle) {
+    match idle.and_then(Validated::into_idle) {
         Some((stream, requests)) => Served::Parked(Parked {
             stream,
             requests,
@@ -191,12 +177,12 @@ async fn serve_h1(
             guard: None,
         }),
         None => Served::Ended(result.into()),
-    })
+    }
 }
 
 /// Writes the body of a response that left hyper (see `handoff.rs`) on the socket hyper gave
 /// back; a connection whose body ended cleanly goes on to its next request.
-async fn write_handed(handed: Handed, cx: &Context) -> Served {
+pub(crate) async fn write_handed(handed: Handed, cx: &Context) -> Served {
     let Handed {
         stream,
         requests,
