@@ -91,3 +91,38 @@ async fn a_client_that_leaves_mid_stream_releases_the_stream() {
         Some(1.0)
     );
 }
+
+#[tokio::test]
+async fn over_h2c_and_over_http_1_0_a_stream_stays_in_hyper_and_arrives_whole() {
+    let backend = MockBackend::spawn(Behavior::default()).await.unwrap();
+    let proxy = start(&simple_config(&[backend.addr()])).await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let resp = within(
+        "the h2 stream",
+        h2.get(format!("{}/sse?count=3&interval=10ms", base_url(&proxy)))
+            .header("accept", "text/event-stream")
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    let body = within("the h2 body", resp.bytes()).await.unwrap();
+    assert_eq!(ids(&body), ["1", "2", "3"]);
+    // HTTP/1.0 has no chunked coding: hyper frames the stream by the connection's end.
+    let mut client = RawClient::connect(addr(&base_url(&proxy))).await;
+    client
+        .send(b"GET /sse?count=2&interval=10ms HTTP/1.0\r\naccept: text/event-stream\r\n\r\n")
+        .await;
+    let resp = within("the 1.0 stream", client.read_response())
+        .await
+        .unwrap();
+    assert!(
+        resp.header_values("transfer-encoding").is_empty(),
+        "{}",
+        resp.head
+    );
+    assert_eq!(ids(&resp.body), ["1", "2"]);
+}

@@ -81,6 +81,8 @@ pub(crate) struct Activity {
     handoff_allowed: AtomicBool,
     /// A response offered to leave hyper once its head is out.
     offer: Mutex<Option<Handoff>>,
+    /// `offer` holds one (read on every flush without taking the lock).
+    offered: AtomicBool,
     /// The offered response left: hyper no longer touches the socket.
     handed: AtomicBool,
 }
@@ -136,6 +138,7 @@ impl Activity {
         }
         handoff.offer();
         *self.offer.lock().unwrap_or_else(|p| p.into_inner()) = Some(handoff);
+        self.offered.store(true, Ordering::Release);
         true
     }
 
@@ -152,6 +155,9 @@ impl Activity {
     /// After hyper flushed everything: an offered response whose head is out leaves hyper if
     /// nothing of a next request was read; otherwise it stays.
     fn settle_offer(&self, inner: &impl Boundary) {
+        if !self.offered.load(Ordering::Acquire) {
+            return;
+        }
         let mut offer = self.offer.lock().unwrap_or_else(|p| p.into_inner());
         let Some(h) = offer.as_ref().filter(|h| h.head_out()) else {
             return;
@@ -161,6 +167,7 @@ impl Activity {
         } else {
             h.decline();
             *offer = None;
+            self.offered.store(false, Ordering::Release);
         }
     }
 
