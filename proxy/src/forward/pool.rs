@@ -170,16 +170,7 @@ impl H1Pool {
             .call(uri)
             .await
             .map_err(ProxyError::from_connect)?;
-        let (sender, conn) = self
-            .builder
-            .handshake(io)
-            .await
-            .map_err(ProxyError::from_hyper)?;
-        Ok(Box::new(Pair {
-            sender,
-            conn,
-            gate: None,
-        }))
+        self.pair(io, None).await
     }
 
     /// A new gated connection from `connecting`.
@@ -188,16 +179,17 @@ impl H1Pool {
         connecting: impl Future<Output = Result<(UpstreamStream, Gate), BoxError>>,
     ) -> Result<Box<Pair>, ProxyError> {
         let (io, gate) = connecting.await.map_err(ProxyError::from_connect)?;
+        self.pair(io, Some(gate)).await
+    }
+
+    /// hyper's HTTP/1.1 handshake on a new connection.
+    async fn pair(&self, io: UpstreamStream, gate: Option<Gate>) -> Result<Box<Pair>, ProxyError> {
         let (sender, conn) = self
             .builder
             .handshake(io)
             .await
             .map_err(ProxyError::from_hyper)?;
-        Ok(Box::new(Pair {
-            sender,
-            conn,
-            gate: Some(gate),
-        }))
+        Ok(Box::new(Pair { sender, conn, gate }))
     }
 
     /// Keeps a connection whose exchange ended cleanly for the next request, within the
@@ -543,17 +535,7 @@ impl Body for UpstreamBody {
 /// A GET that asks for `text/event-stream` (what `EventSource` sends).
 fn wants_event_stream<B>(req: &Request<B>) -> bool {
     req.method() == http::Method::GET
-        && req
-            .headers()
-            .get_all(http::header::ACCEPT)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| {
-                t.split(';')
-                    .next()
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"))
-            })
+        && super::headers::has_token(req.headers(), &http::header::ACCEPT, "text/event-stream")
 }
 
 #[cfg(test)]

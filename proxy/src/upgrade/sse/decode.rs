@@ -98,24 +98,14 @@ impl Decoder {
                     return Ok(());
                 }
                 Decoder::Length { left } => {
-                    let n = usize::try_from(*left)
-                        .unwrap_or(usize::MAX)
-                        .min(input.len() - i);
-                    out.extend_from_slice(&input[i..i + n]);
-                    i += n;
-                    *left -= n as u64;
+                    i += copy(&input[i..], left, out);
                     if *left == 0 {
                         *self = Decoder::Done;
                     }
                 }
                 Decoder::Chunked { at, line } => {
                     if let Chunk::Data { left } = at {
-                        let n = usize::try_from(*left)
-                            .unwrap_or(usize::MAX)
-                            .min(input.len() - i);
-                        out.extend_from_slice(&input[i..i + n]);
-                        i += n;
-                        *left -= n as u64;
+                        i += copy(&input[i..], left, out);
                         if *left == 0 {
                             *at = Chunk::DataCr;
                         }
@@ -155,6 +145,16 @@ impl Decoder {
         }
         Ok(())
     }
+}
+
+/// Copies up to `left` payload bytes from the start of `input` to `out`; returns how many.
+fn copy(input: &[u8], left: &mut u64, out: &mut Vec<u8>) -> usize {
+    let n = usize::try_from(*left)
+        .unwrap_or(usize::MAX)
+        .min(input.len());
+    out.extend_from_slice(&input[..n]);
+    *left -= n as u64;
+    n
 }
 
 /// What one framing byte of a chunked body leads to.
