@@ -2,7 +2,8 @@
 """RSS per idle WebSocket or SSE stream of a running process (the proxy, or a reference).
 
 Opens N connections to URL, holds them idle, and reports the RSS growth of process PID divided
-by N. ws:// URLs open WebSockets (the `websockets` package); http:// URLs open SSE streams
+by N (`--pid` may be given more than once: a multi-process server such as nginx is measured as
+the sum of its processes). ws:// URLs open WebSockets (the `websockets` package); http:// URLs open SSE streams
 (plain HTTP/1.1 GETs kept reading). Example, with a release proxy in front of mock-backends:
 
     scripts/idle-streams.py --pid $(pgrep -f 'rampart -c') --url ws://127.0.0.1:8080/ws -n 4000
@@ -14,12 +15,14 @@ import time
 from urllib.parse import urlsplit
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise SystemExit(f"no VmRSS for pid {pid}")
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            total += next(
+                (int(line.split()[1]) for line in f if line.startswith("VmRSS:")), None
+            ) or 0
+    return total
 
 
 async def open_ws(url):
@@ -50,7 +53,7 @@ async def open_sse(url):
 
 async def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--pid", type=int, required=True)
+    p.add_argument("--pid", type=int, required=True, action="append")
     p.add_argument("--url", required=True)
     p.add_argument("-n", type=int, default=4000)
     p.add_argument("--settle", type=float, default=3.0)
