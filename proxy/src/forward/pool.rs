@@ -245,31 +245,48 @@ impl H1Pool {
         }
     }
 
-    /// Drops the idle connections that expired or that the backend closed; true when none are
-    /// left (the reaper then stops, under the same lock, so a later put starts a new one).
-    fn sweep(&self) -> bool {
+    /// Drops the idle connections that expired or that the backend closed. Returns whether
+    /// none are left (the reaper then stops, under the same lock, so a later put starts a new
+    /// one) and whether this sweep dropped any.
+    fn sweep(&self) -> Swept {
         let Ok(mut idle) = self.idle.lock() else {
-            return true;
+            return Swept {
+                empty: true,
+                dropped: false,
+            };
         };
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let timeout = self.idle_timeout;
+        let mut dropped = false;
         for (_, list) in &mut idle.by_backend {
+            let before = list.len();
             list.retain_mut(|i| {
                 i.since.elapsed() < timeout && Pin::new(&mut i.pair.conn).poll(&mut cx).is_pending()
             });
+            dropped |= list.len() < before;
         }
         idle.by_backend.retain(|(_, list)| !list.is_empty());
         let empty = idle.by_backend.is_empty();
         if empty {
             idle.reaping = false;
         }
-        empty
+        Swept { empty, dropped }
     }
+}
+
+/// What one sweep of a pool did.
+struct Swept {
+    /// No idle connection is left.
+    empty: bool,
+    /// It dropped at least one.
+    dropped: bool,
 }
 
 /// Sweeps the pool's idle connections a few times per `idle_timeout` until it has none (or
 /// is gone), so an idle connection never outlives its timeout by much and one the backend
-/// closed does not sit in CLOSE_WAIT until the next request.
+/// closed does not sit in CLOSE_WAIT until the next request. When its sweep drops the last
+/// ones, the worker is quiet: it reclaims then, since the listener's reclaim after the burst
+/// of client connections has usually run already and would leave these pages with the thread.
 async fn reap(pool: std::sync::Weak<H1Pool>, idle_timeout: Duration) {
     let period = (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -278,7 +295,11 @@ async fn reap(pool: std::sync::Weak<H1Pool>, idle_timeout: Duration) {
         let Some(pool) = pool.upgrade() else {
             return;
         };
-        if pool.sweep() {
+        let swept = pool.sweep();
+        if swept.empty {
+            if swept.dropped {
+                crate::server::reclaim_now();
+            }
             return;
         }
     }

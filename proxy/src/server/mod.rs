@@ -13,6 +13,9 @@ mod serve;
 mod workers;
 
 pub(crate) use drain::DrainCause;
+#[cfg(test)]
+pub(crate) use reclaim::RECLAIMED_NOW;
+pub(crate) use reclaim::reclaim_now;
 pub use reclaim::set_reclaim_hook;
 pub use runtime::Runtime;
 

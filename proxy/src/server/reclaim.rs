@@ -34,6 +34,21 @@ pub fn set_reclaim_hook(hook: fn()) -> bool {
     HOOK.set(hook).is_ok()
 }
 
+/// Calls the reclaim hook on this thread now, if one is set: for a worker whose last pooled
+/// upstream connections were just dropped (freed after the listener's reclaim may have run).
+pub(crate) fn reclaim_now() {
+    #[cfg(test)]
+    RECLAIMED_NOW.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if let Some(hook) = HOOK.get() {
+        hook();
+    }
+}
+
+/// Calls of [`reclaim_now`] in this test process, hook or not.
+#[cfg(test)]
+pub(crate) static RECLAIMED_NOW: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
 /// One worker listener's count of connections since its last reclaim, and the timer to the
 /// next.
 #[derive(Debug, Default)]

@@ -151,6 +151,27 @@ async fn idle_connections_are_closed_after_the_timeout_without_another_request()
     }
 }
 
+#[tokio::test]
+async fn a_sweep_that_drops_the_last_idle_connections_reclaims_on_the_worker() {
+    let (addr, _) = backend("ok").await;
+    let pool = pool(Duration::from_millis(200));
+    fetch(&pool, addr).await;
+    // A fresh idle connection: nothing to drop, the reaper goes on.
+    let swept = pool.sweep();
+    assert!(!swept.empty && !swept.dropped);
+    let before = crate::server::RECLAIMED_NOW.load(Ordering::SeqCst);
+    let backend_addr: Authority = addr.to_string().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while crate::server::RECLAIMED_NOW.load(Ordering::SeqCst) == before {
+        assert!(Instant::now() < deadline, "the reaper never reclaimed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(pool.idle_count(&backend_addr), 0);
+    // An empty pool's sweep drops nothing, so it does not reclaim again.
+    let swept = pool.sweep();
+    assert!(swept.empty && !swept.dropped);
+}
+
 /// A backend that reads one request head on each connection and answers with `script` (the
 /// whole response, head and body, in one write), then closes; returns the requests it read.
 async fn scripted(script: &'static [u8]) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
