@@ -289,9 +289,9 @@ mod allocator {
         }
     }
 
-    /// `mi_option_arena_eager_commit` in mimalloc.h (v3, libmimalloc-sys 0.1.49, pinned).
+    /// `mi_option_arena_eager_commit` in mimalloc.h (v2, libmimalloc-sys 0.1.49 with `v2`, pinned).
     pub(super) const ARENA_EAGER_COMMIT: mi_option_t = 4;
-    /// `mi_option_purge_delay` in mimalloc.h (v3, libmimalloc-sys 0.1.49, pinned).
+    /// `mi_option_purge_delay` in mimalloc.h (v2, libmimalloc-sys 0.1.49 with `v2`, pinned).
     pub(super) const PURGE_DELAY: mi_option_t = 15;
 
     /// Runs [`configure`] before `main` and before the first allocation (Rust's runtime
