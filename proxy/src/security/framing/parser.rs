@@ -184,6 +184,17 @@ impl Follower {
     /// Feeds the next bytes of the stream; returns the first violation and the index of the
     /// request it is in, after which the follower is off.
     pub fn feed(&mut self, bytes: &[u8]) -> Option<(u64, Violation)> {
+        self.feed_with(bytes, true)
+    }
+
+    /// [`Follower::feed`] without taking field values and request lines in bulk: the
+    /// reference the bulk path is checked against.
+    #[cfg(test)]
+    pub(super) fn feed_bytewise(&mut self, bytes: &[u8]) -> Option<(u64, Violation)> {
+        self.feed_with(bytes, false)
+    }
+
+    fn feed_with(&mut self, bytes: &[u8], bulk: bool) -> Option<(u64, Violation)> {
         let mut i = 0;
         while i < bytes.len() {
             // Skip body bytes in bulk.
@@ -201,6 +212,20 @@ impl Follower {
                     };
                     continue;
                 }
+                State::FieldName if bulk => {
+                    let run = self.name_run(&bytes[i..]);
+                    if run > 0 {
+                        i += run;
+                        continue;
+                    }
+                }
+                State::FieldValue | State::RequestLine if bulk => {
+                    let run = self.plain_run(&bytes[i..]);
+                    if run > 0 {
+                        i += run;
+                        continue;
+                    }
+                }
                 _ => {}
             }
             if let Err(v) = self.step(bytes[i]) {
@@ -210,6 +235,56 @@ impl Follower {
             i += 1;
         }
         None
+    }
+
+    /// Takes in bulk the bytes of a field value or request line up to its CR, when there is
+    /// nothing to remember of them and none is a violation: a value of a field other than the
+    /// framing headers, the rest of a request line past its kept prefix. Returns how many it
+    /// took; 0 leaves the next byte to [`Follower::step`] (which finds the exact violation,
+    /// or the byte where the head limit is reached).
+    fn plain_run(&mut self, rest: &[u8]) -> usize {
+        let value = match self.state {
+            State::FieldValue if self.name_len > 0 && self.name_kind() == Name::Other => true,
+            State::RequestLine if self.line_len == self.line.len() => false,
+            _ => return 0,
+        };
+        let mut n = 0;
+        for &b in rest {
+            if b == b'\r' {
+                break;
+            }
+            // As `value_byte` and `request_line_byte` refuse: controls (LF among them) and
+            // DEL; a tab is allowed in a value only.
+            if (b < b' ' && !(value && b == b'\t')) || b == 0x7f {
+                return 0;
+            }
+            n += 1;
+        }
+        if self.head_bytes + n >= self.limits.max_head_bytes {
+            return 0;
+        }
+        self.head_bytes += n;
+        n
+    }
+
+    /// Takes in bulk the rest of a field name up to its colon when every byte is a `tchar`,
+    /// keeping its lower-cased prefix as [`Follower::name_byte`] does. Returns how many it
+    /// took; 0 leaves the next byte to [`Follower::step`].
+    fn name_run(&mut self, rest: &[u8]) -> usize {
+        let n = rest
+            .iter()
+            .position(|&b| !is_tchar(b))
+            .unwrap_or(rest.len());
+        if n == 0 || self.head_bytes + n >= self.limits.max_head_bytes {
+            return 0;
+        }
+        let kept = self.name_len.min(NAME_CAP);
+        for (slot, b) in self.name[kept..].iter_mut().zip(&rest[..n]) {
+            *slot = b.to_ascii_lowercase();
+        }
+        self.name_len += n;
+        self.head_bytes += n;
+        n
     }
 
     /// Ends the current message and gets ready for the next request.
@@ -465,5 +540,34 @@ fn content_length(value: &[u8], long: bool) -> Result<u64, Violation> {
 
 /// RFC 9110 §5.6.2 token characters.
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[b as usize]
 }
+
+/// RFC 9110 `tchar` by byte value.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    table
+};
