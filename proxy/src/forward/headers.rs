@@ -129,7 +129,7 @@ pub fn add_forwarding(headers: &mut HeaderMap, client: &ClientSide<'_>, config: 
         append_list(
             headers,
             HeaderName::from_static("x-forwarded-for"),
-            ip.to_string(),
+            ip_text(ip),
         );
         headers.insert(
             HeaderName::from_static("x-forwarded-proto"),
@@ -141,7 +141,7 @@ pub fn add_forwarding(headers: &mut HeaderMap, client: &ClientSide<'_>, config: 
     }
     if config.forwarded {
         let node = match ip {
-            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V4(_) => ip_text(ip),
             IpAddr::V6(v6) => format!("\"[{v6}]\""),
         };
         let mut element = format!("for={node};proto={}", client.proto);
@@ -154,6 +154,28 @@ pub fn add_forwarding(headers: &mut HeaderMap, client: &ClientSide<'_>, config: 
         append_list(headers, header::FORWARDED, element);
     }
     add_via(headers, client.version, config);
+}
+
+/// `ip` as `Display` writes it; an IPv4 address by hand, since `Display` (which supports
+/// padding) cost about 1,300 instructions per request here (callgrind).
+fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut text = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+    text
 }
 
 /// Appends this proxy to `Via` (requests and responses alike).
@@ -200,6 +222,31 @@ fn append_list(headers: &mut HeaderMap, name: HeaderName, item: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    proptest! {
+        /// The hand-written IPv4 text is `Display`'s, for every address; IPv6 is `Display`.
+        #[test]
+        fn ip_text_is_what_display_writes(v4 in any::<u32>(), v6 in any::<u128>()) {
+            let v4 = IpAddr::V4(Ipv4Addr::from(v4));
+            prop_assert_eq!(ip_text(v4), v4.to_string());
+            let v6 = IpAddr::V6(Ipv6Addr::from(v6));
+            prop_assert_eq!(ip_text(v6), v6.to_string());
+        }
+    }
+
+    #[test]
+    fn ip_text_edges() {
+        for (ip, text) in [
+            ([0, 0, 0, 0], "0.0.0.0"),
+            ([9, 10, 99, 100], "9.10.99.100"),
+            ([255, 255, 255, 255], "255.255.255.255"),
+            ([127, 0, 0, 1], "127.0.0.1"),
+        ] {
+            assert_eq!(ip_text(IpAddr::V4(Ipv4Addr::from(ip))), text);
+        }
+    }
 
     fn config() -> HeaderConfig {
         HeaderConfig {
