@@ -34,8 +34,9 @@ pub fn set_reclaim_hook(hook: fn()) -> bool {
     HOOK.set(hook).is_ok()
 }
 
-/// Calls the reclaim hook on this thread now, if one is set: for a worker whose last pooled
-/// upstream connections were just dropped (freed after the listener's reclaim may have run).
+/// Calls the reclaim hook on this thread now, if one is set: after a burst of connections, and
+/// for a worker whose last pooled upstream connections were just dropped (freed after the
+/// listener's reclaim may have run).
 pub(crate) fn reclaim_now() {
     #[cfg(test)]
     RECLAIMED_NOW.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -84,9 +85,7 @@ impl Reclaim {
         self.due = None;
         self.churn = 0;
         self.tail = Some(Instant::now() + TAIL);
-        if let Some(hook) = HOOK.get() {
-            hook();
-        }
+        reclaim_now();
         Poll::Ready(())
     }
 }
