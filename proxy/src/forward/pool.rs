@@ -69,8 +69,8 @@ impl std::fmt::Debug for H1Pool {
 }
 
 impl H1Pool {
-    /// A pool keeping at most `max_idle` connections per backend for `idle_timeout`, with the
-    /// response head limits of `builder`.
+    /// A pool keeping idle connections for `idle_timeout`, at most `max_idle` per backend
+    /// beyond one sweep period, with the response head limits of `builder`.
     pub fn new(
         connector: UpstreamConnector,
         builder: http1::Builder,
@@ -231,10 +231,14 @@ impl H1Pool {
             }
         };
         let list = &mut idle.by_backend[at].1;
-        list.retain(|i| now.duration_since(i.since) < self.idle_timeout);
-        if list.len() < self.max_idle {
-            list.push(Idle { pair, since: now });
-        }
+        // Oldest first (each put appends `now`, checkouts take the newest): the expired ones
+        // are a prefix.
+        let expired = list.partition_point(|i| now.duration_since(i.since) >= self.idle_timeout);
+        list.drain(..expired);
+        // Kept even past `max_idle`: a connection back from a request is one the next burst
+        // needs, and closing it here made a closed-loop load of more clients than `max_idle`
+        // open a new connection for every third request. The sweep trims what stays unused.
+        list.push(Idle { pair, since: now });
         // Outside a runtime (a body dropped at shutdown) nothing can be spawned; the next put
         // on the worker starts the reaper.
         if !idle.reaping
@@ -245,10 +249,17 @@ impl H1Pool {
         }
     }
 
-    /// Drops the idle connections that expired or that the backend closed. Returns whether
+    /// Drops the idle connections that expired or that the backend closed, and trims each
+    /// backend's to `max_idle`, closing the oldest of those unused for a whole sweep period
+    /// (a list over the cap only between bursts keeps what the bursts use). Returns whether
     /// none are left (the reaper then stops, under the same lock, so a later put starts a new
     /// one) and whether this sweep dropped any.
     fn sweep(&self) -> Swept {
+        self.sweep_at(Instant::now())
+    }
+
+    /// [`Self::sweep`] as of `now`.
+    fn sweep_at(&self, now: Instant) -> Swept {
         let Ok(mut idle) = self.idle.lock() else {
             return Swept {
                 empty: true,
@@ -257,12 +268,17 @@ impl H1Pool {
         };
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let timeout = self.idle_timeout;
+        let unused = sweep_period(timeout);
         let mut dropped = false;
         for (_, list) in &mut idle.by_backend {
             let before = list.len();
             list.retain_mut(|i| {
-                i.since.elapsed() < timeout && Pin::new(&mut i.pair.conn).poll(&mut cx).is_pending()
+                now.duration_since(i.since) < timeout
+                    && Pin::new(&mut i.pair.conn).poll(&mut cx).is_pending()
             });
+            let excess = list.len().saturating_sub(self.max_idle);
+            let stale = list.partition_point(|i| now.duration_since(i.since) >= unused);
+            list.drain(..excess.min(stale));
             dropped |= list.len() < before;
         }
         idle.by_backend.retain(|(_, list)| !list.is_empty());
@@ -272,6 +288,11 @@ impl H1Pool {
         }
         Swept { empty, dropped }
     }
+}
+
+/// How often the reaper sweeps a pool with this `idle_timeout`: a few times per timeout.
+fn sweep_period(idle_timeout: Duration) -> Duration {
+    (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
 }
 
 /// What one sweep of a pool did.
@@ -288,7 +309,7 @@ struct Swept {
 /// ones, the worker is quiet: it reclaims then, since the listener's reclaim after the burst
 /// of client connections has usually run already and would leave these pages with the thread.
 async fn reap(pool: std::sync::Weak<H1Pool>, idle_timeout: Duration) {
-    let period = (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    let period = sweep_period(idle_timeout);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         tick.tick().await;

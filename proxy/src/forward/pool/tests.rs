@@ -267,3 +267,48 @@ async fn a_held_event_stream_read_as_a_plain_body_opens_its_gate() {
         .to_bytes();
     assert_eq!(&body[..], b"data: 1\n\ndata: 2\n\n");
 }
+
+/// `n` requests in flight at once, then every response read; whether each went on a reused
+/// connection.
+async fn burst(pool: &Arc<H1Pool>, addr: std::net::SocketAddr, n: usize) -> Vec<bool> {
+    let mut in_flight = Vec::new();
+    for _ in 0..n {
+        in_flight.push(pool.request(get(addr)).await.unwrap());
+    }
+    let mut reused = Vec::new();
+    for (driven, r) in in_flight {
+        let resp = tokio::time::timeout(Duration::from_secs(10), driven)
+            .await
+            .expect("a response in time")
+            .unwrap();
+        resp.into_body().collect().await.unwrap();
+        reused.push(r);
+    }
+    reused
+}
+
+#[tokio::test]
+async fn a_burst_past_max_idle_keeps_its_connections_until_a_sweep_finds_them_unused() {
+    let (addr, accepted) = backend("ok").await;
+    let pool = pool(Duration::from_secs(60));
+    let authority: Authority = addr.to_string().parse().unwrap();
+    // Twelve requests in flight at once (the pool keeps 8): twelve connections.
+    assert_eq!(burst(&pool, addr, 12).await, vec![false; 12]);
+    assert_eq!(accepted.load(Ordering::SeqCst), 12);
+    // All twelve came back and stay while the burst is recent.
+    assert_eq!(pool.idle_count(&authority), 12);
+    let swept = pool.sweep();
+    assert!(!swept.dropped && !swept.empty);
+    // The next burst of twelve takes them all without a connect.
+    assert_eq!(burst(&pool, addr, 12).await, vec![true; 12]);
+    assert_eq!(accepted.load(Ordering::SeqCst), 12);
+    assert_eq!(pool.idle_count(&authority), 12);
+    // Unused for a whole sweep period: the oldest four are closed, down to the cap.
+    let later = Instant::now() + sweep_period(Duration::from_secs(60));
+    let swept = pool.sweep_at(later);
+    assert!(swept.dropped && !swept.empty);
+    assert_eq!(pool.idle_count(&authority), 8);
+    let swept = pool.sweep_at(later);
+    assert!(!swept.dropped);
+    assert_eq!(pool.idle_count(&authority), 8);
+}
