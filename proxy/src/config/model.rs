@@ -240,10 +240,45 @@ pub struct HeaderConfig {
     pub x_forwarded: bool,
     /// Add RFC 7239 `Forwarded`.
     pub forwarded: bool,
-    /// `Via` pseudonym, if any.
-    pub via: Option<String>,
+    /// `Via` pseudonym, if any, with the item this proxy appends for each HTTP version.
+    pub via: Option<Via>,
     /// The request-id header.
     pub request_id: HeaderName,
+}
+
+/// A `Via` pseudonym and the items (`1.1 rampart`, …) made from it once, at load.
+#[derive(Debug, Clone)]
+pub struct Via {
+    pseudonym: String,
+    /// For HTTP/1.0, 1.1, 2 and 3.
+    items: [http::HeaderValue; 4],
+}
+
+impl Via {
+    /// The items for `pseudonym`; `None` when it cannot be a header value.
+    pub fn new(pseudonym: &str) -> Option<Self> {
+        let item = |proto: &str| http::HeaderValue::from_str(&format!("{proto} {pseudonym}")).ok();
+        Some(Self {
+            pseudonym: pseudonym.to_owned(),
+            items: [item("1.0")?, item("1.1")?, item("2")?, item("3")?],
+        })
+    }
+
+    /// The pseudonym as configured.
+    pub fn pseudonym(&self) -> &str {
+        &self.pseudonym
+    }
+
+    /// What this proxy appends to `Via` for a message of `version` (HTTP/0.9 counts as 1.1).
+    pub fn item(&self, version: http::Version) -> &http::HeaderValue {
+        let at = match version {
+            http::Version::HTTP_10 => 0,
+            http::Version::HTTP_2 => 2,
+            http::Version::HTTP_3 => 3,
+            _ => 1,
+        };
+        &self.items[at]
+    }
 }
 
 /// Logging.

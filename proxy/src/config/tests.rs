@@ -100,3 +100,28 @@ fn unknown_strategy_lists_the_choices() {
     assert_eq!(issue.path, "upstreams.api.strategy");
     assert!(issue.message.contains("round_robin"), "{}", issue.message);
 }
+
+#[test]
+fn a_via_pseudonym_that_cannot_be_a_list_item_is_refused() {
+    // As YAML writes them: a list separator, a control character.
+    for bad in [r#""a,b""#, r#""bad\x01name""#] {
+        let yaml = format!("{GOOD}headers: {{ via: {bad} }}\n");
+        let issue = first_issue(&yaml);
+        assert_eq!(issue.path, "headers.via", "{bad:?}");
+        assert!(
+            issue.message.contains("not a valid Via pseudonym"),
+            "{issue:?}"
+        );
+    }
+    let c = from_yaml_str(&format!("{GOOD}headers: {{ via: edge-1 }}\n")).unwrap();
+    let via = c.headers.via.unwrap();
+    assert_eq!(via.pseudonym(), "edge-1");
+    assert_eq!(via.item(http::Version::HTTP_11), "1.1 edge-1");
+    assert!(
+        from_yaml_str(&format!("{GOOD}headers: {{ via: \"\" }}\n"))
+            .unwrap()
+            .headers
+            .via
+            .is_none()
+    );
+}

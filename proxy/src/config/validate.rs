@@ -139,15 +139,20 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             );
             HeaderName::from_static("x-request-id")
         });
-    let via = (!raw.headers.via.is_empty()).then(|| raw.headers.via.clone());
-    if let Some(v) = &via
-        && (http::HeaderValue::from_str(v).is_err() || v.contains(','))
-    {
-        issues.push(
-            "headers.via",
-            format!("{v:?} is not a valid Via pseudonym; use letters, digits, '-' and '.'"),
-        );
-    }
+    let pseudonym = &raw.headers.via;
+    let via = (!pseudonym.is_empty())
+        .then(|| Via::new(pseudonym).filter(|_| !pseudonym.contains(',')))
+        .and_then(|via| {
+            if via.is_none() {
+                issues.push(
+                    "headers.via",
+                    format!(
+                        "{pseudonym:?} is not a valid Via pseudonym; use letters, digits, '-' and '.'"
+                    ),
+                );
+            }
+            via
+        });
     let headers = HeaderConfig {
         x_forwarded: raw.headers.x_forwarded,
         forwarded: raw.headers.forwarded,

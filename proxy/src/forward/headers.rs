@@ -3,7 +3,7 @@
 
 use crate::config::HeaderConfig;
 use http::Version;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
 /// Headers that describe one connection and are never forwarded (RFC 9110 §7.6.1).
@@ -18,6 +18,10 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::TRANSFER_ENCODING,
     header::UPGRADE,
 ];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// True when `token` is among the comma-separated tokens of the `field` values.
 pub fn has_token(headers: &HeaderMap, field: &HeaderName, token: &str) -> bool {
@@ -126,17 +130,10 @@ pub fn add_forwarding(headers: &mut HeaderMap, client: &ClientSide<'_>, config: 
     }
     let ip = client.ip.to_canonical();
     if config.x_forwarded {
-        append_list(
-            headers,
-            HeaderName::from_static("x-forwarded-for"),
-            ip_text(ip),
-        );
-        headers.insert(
-            HeaderName::from_static("x-forwarded-proto"),
-            HeaderValue::from_static(client.proto),
-        );
+        append_list(headers, X_FORWARDED_FOR, text_value(ip_text(ip)));
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(client.proto));
         if let Some(host) = client.host.and_then(|h| HeaderValue::from_str(h).ok()) {
-            headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+            headers.insert(X_FORWARDED_HOST, host);
         }
     }
     if config.forwarded {
@@ -151,9 +148,14 @@ pub fn add_forwarding(headers: &mut HeaderMap, client: &ClientSide<'_>, config: 
         {
             element.push_str(&format!(";host=\"{host}\""));
         }
-        append_list(headers, header::FORWARDED, element);
+        append_list(headers, header::FORWARDED, text_value(element));
     }
     add_via(headers, client.version, config);
+}
+
+/// `text` as a header value without a copy; `None` (nothing added) if it cannot be one.
+fn text_value(text: String) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).ok()
 }
 
 /// `ip` as `Display` writes it; an IPv4 address by hand, since `Display` (which supports
@@ -180,42 +182,33 @@ fn ip_text(ip: IpAddr) -> String {
 
 /// Appends this proxy to `Via` (requests and responses alike).
 pub fn add_via(headers: &mut HeaderMap, version: Version, config: &HeaderConfig) {
-    if let Some(name) = &config.via {
-        let proto = match version {
-            Version::HTTP_10 => "1.0",
-            Version::HTTP_2 => "2",
-            Version::HTTP_3 => "3",
-            _ => "1.1",
-        };
-        let mut item = String::with_capacity(proto.len() + 1 + name.len());
-        item.push_str(proto);
-        item.push(' ');
-        item.push_str(name);
-        append_list(headers, header::VIA, item);
+    if let Some(via) = &config.via {
+        append_list(headers, header::VIA, Some(via.item(version).clone()));
     }
 }
 
-/// Appends `item` to a comma-separated header, folding existing values into one line. The
-/// usual case (no such header yet) takes `item`'s buffer as the value without a copy.
-fn append_list(headers: &mut HeaderMap, name: HeaderName, item: String) {
-    let mut existing = headers
-        .get_all(&name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .peekable();
-    let value = if existing.peek().is_none() {
-        item
-    } else {
-        let mut joined = String::new();
-        for v in existing {
-            joined.push_str(v);
-            joined.push_str(", ");
-        }
-        joined.push_str(&item);
-        joined
+/// Appends `item` to a comma-separated header, folding existing values into one line (values
+/// that are not visible ASCII are dropped). One hashed lookup: the usual case (no such header
+/// yet) inserts `item` as it is.
+fn append_list(headers: &mut HeaderMap, name: HeaderName, item: Option<HeaderValue>) {
+    let Some(item) = item else {
+        return;
     };
-    if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
-        headers.insert(name, v);
+    match headers.entry(name) {
+        Entry::Vacant(slot) => {
+            slot.insert(item);
+        }
+        Entry::Occupied(mut slot) => {
+            let mut joined = Vec::new();
+            for v in slot.iter().filter(|v| v.to_str().is_ok()) {
+                joined.extend_from_slice(v.as_bytes());
+                joined.extend_from_slice(b", ");
+            }
+            joined.extend_from_slice(item.as_bytes());
+            if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(joined)) {
+                slot.insert(v);
+            }
+        }
     }
 }
 
@@ -252,7 +245,7 @@ mod tests {
         HeaderConfig {
             x_forwarded: true,
             forwarded: true,
-            via: Some("rampart".into()),
+            via: crate::config::Via::new("rampart"),
             request_id: HeaderName::from_static("x-request-id"),
         }
     }
@@ -363,5 +356,26 @@ mod tests {
         add_forwarding(&mut h, &client, &config());
         assert_eq!(h["x-forwarded-for"], "127.0.0.1");
         assert_eq!(h[header::VIA], "2 rampart");
+    }
+
+    #[test]
+    fn via_folds_every_earlier_line_and_names_the_messages_version() {
+        let mut h = HeaderMap::new();
+        h.append(header::VIA, HeaderValue::from_static("1.0 a"));
+        h.append(header::VIA, HeaderValue::from_bytes(b"1.1 \xffb").unwrap());
+        h.append(header::VIA, HeaderValue::from_static("1.1 c"));
+        add_via(&mut h, Version::HTTP_10, &config());
+        // One line; a value that is not visible ASCII is dropped.
+        assert_eq!(h.get_all(header::VIA).iter().count(), 1);
+        assert_eq!(h[header::VIA], "1.0 a, 1.1 c, 1.0 rampart");
+        let mut h = HeaderMap::new();
+        add_via(&mut h, Version::HTTP_3, &config());
+        assert_eq!(h[header::VIA], "3 rampart");
+        let off = HeaderConfig {
+            via: None,
+            ..config()
+        };
+        add_via(&mut h, Version::HTTP_11, &off);
+        assert_eq!(h[header::VIA], "3 rampart");
     }
 }

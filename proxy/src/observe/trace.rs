@@ -4,13 +4,13 @@
 //! hot path: fixed-size arrays, no string formatting.
 
 use http::HeaderMap;
-use http::header::HeaderValue;
+use http::header::{HeaderName, HeaderValue};
 use std::fmt;
 
 /// The `traceparent` header's name.
-pub const TRACEPARENT: &str = "traceparent";
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// The `tracestate` header's name.
-pub const TRACESTATE: &str = "tracestate";
+pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 /// Length of a version-00 `traceparent` value.
 pub const TRACEPARENT_LEN: usize = 55;
 /// The `sampled` trace flag, set on traces the proxy starts.
@@ -105,9 +105,19 @@ impl TraceContext {
     /// Reads the client's `traceparent` (one valid header, else a new trace that drops any
     /// `tracestate`) and rewrites it to what the backend is sent: the proxy's span as parent.
     pub fn accept(headers: &mut HeaderMap) -> Self {
-        let mut values = headers.get_all(TRACEPARENT).iter();
-        let parsed = match (values.next(), values.next()) {
-            (Some(one), None) => TraceParent::parse(one.as_bytes()),
+        // One pass over the few names of a request head instead of a hashed lookup for each
+        // of the two (the removal of an absent `tracestate` alone cost ~330 instructions).
+        let (mut parent, mut parents, mut state) = (None, 0usize, false);
+        for (name, value) in headers.iter() {
+            if *name == TRACEPARENT {
+                parents += 1;
+                parent = Some(value);
+            } else if *name == TRACESTATE {
+                state = true;
+            }
+        }
+        let parsed = match (parents, parent) {
+            (1, Some(one)) => TraceParent::parse(one.as_bytes()),
             _ => None,
         };
         let span_id = nonzero_id::<8>();
@@ -120,7 +130,9 @@ impl TraceContext {
             },
             None => {
                 // A trace state belongs to the trace it came with; a new trace starts clean.
-                headers.remove(TRACESTATE);
+                if state {
+                    headers.remove(TRACESTATE);
+                }
                 Self {
                     trace_id: TraceId(nonzero_id::<16>()),
                     span_id,
