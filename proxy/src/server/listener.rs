@@ -230,6 +230,9 @@ impl Listening {
                 ),
             };
             if let Served::Handed(handed) = served {
+                // hyper's buffers are gone while the stream may idle for hours: let the
+                // worker's reclaim count it like a connection that parked.
+                super::reclaim::handed_off();
                 // Boxed: only a handed-off stream needs its state.
                 served = Box::pin(write_handed(*handed, &cx)).await;
             }

@@ -6,13 +6,16 @@
 //! until it allocates again. A second after the [`BURST`]th connection that ended or parked
 //! since its last reclaim, a worker calls the process's reclaim hook on its own thread; for a
 //! while after a reclaim any one connection arms the next, so the tail of a burst is reclaimed
-//! too. While the churn goes on that is at most once a second. The library sets no hook: the
-//! binary that owns the allocator does.
+//! too. While the churn goes on that is at most once a second. A connection whose event stream
+//! left hyper ([`handed_off`]) counts too: it freed hyper's buffers without ending, and a worker
+//! holding thousands of such idle streams allocates nothing more that would hand those pages
+//! back. The library sets no hook: the binary that owns the allocator does.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
@@ -42,6 +45,26 @@ pub(crate) fn reclaim_now() {
     RECLAIMED_NOW.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     if let Some(hook) = HOOK.get() {
         hook();
+    }
+}
+
+thread_local! {
+    /// Connections on this worker thread that let go of hyper without ending since a listener
+    /// last looked, and the waker of the listener that looked last (any listener of the worker
+    /// may run its reclaim: the hook works on the thread).
+    static HANDED_OFF: RefCell<(u32, Option<Waker>)> = const { RefCell::new((0, None)) };
+}
+
+/// Counts a connection on this worker whose response left hyper (its buffers freed, the
+/// connection open), and wakes the worker's listener to count it.
+pub(crate) fn handed_off() {
+    let waker = HANDED_OFF.with(|h| {
+        let mut h = h.borrow_mut();
+        h.0 = h.0.saturating_add(1);
+        h.1.take()
+    });
+    if let Some(waker) = waker {
+        waker.wake();
     }
 }
 
@@ -76,6 +99,17 @@ impl Reclaim {
 
     /// Ready once a reclaim was due and the hook has run; pending while none is due.
     pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let handed = HANDED_OFF.with(|h| {
+            let mut h = h.borrow_mut();
+            if !h.1.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                h.1 = Some(cx.waker().clone());
+            }
+            std::mem::take(&mut h.0)
+        });
+        if handed > 0 {
+            self.churn = self.churn.saturating_add(handed - 1);
+            self.churned();
+        }
         let Some(due) = self.due.as_mut() else {
             return Poll::Pending;
         };
@@ -160,5 +194,39 @@ mod tests {
         r.tail = Some(Instant::now());
         r.churned();
         assert!(r.due.is_none());
+    }
+
+    #[tokio::test]
+    async fn streams_handed_out_of_hyper_count_toward_the_burst_and_wake_the_listener() {
+        struct Flag(std::sync::atomic::AtomicBool);
+        impl std::task::Wake for Flag {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let _ = set_reclaim_hook(count);
+        let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+        let waker = Waker::from(std::sync::Arc::clone(&flag));
+        let mut r = Reclaim::default();
+        // The listener looks (nothing handed off yet) and leaves its waker.
+        assert!(r.poll_run(&mut Context::from_waker(&waker)).is_pending());
+        handed_off();
+        assert!(
+            flag.0.load(Ordering::SeqCst),
+            "the listener is woken to count it"
+        );
+        for _ in 1..BURST {
+            handed_off();
+        }
+        assert!(r.due.is_none(), "counted only when the listener polls");
+        let before = CALLS.load(Ordering::Relaxed);
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            std::future::poll_fn(|c| r.poll_run(c)),
+        )
+        .await
+        .expect("the reclaim runs in time");
+        assert!(CALLS.load(Ordering::Relaxed) > before, "the hook ran");
+        assert_eq!(r.churn, 0);
     }
 }
