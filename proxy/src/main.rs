@@ -127,15 +127,19 @@ impl From<LogFormatArg> for LogFormat {
     }
 }
 
-/// Installs the global subscriber writing to stderr; `RUST_LOG` overrides `level` when set.
-/// Only the binary does this: the library just emits events.
-fn init_logging(format: LogFormat, level: &str) {
+/// Installs the global subscriber writing to stderr through the log writer thread (one write
+/// per batch of lines, none lost); `RUST_LOG` overrides `level` when set. Only the binary does
+/// this: the library just emits events. The returned guard writes out what is queued when it
+/// drops, at the end of `main`.
+fn init_logging(format: LogFormat, level: &str) -> Option<proxy::observe::LogFlush> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi);
+    let (writer, flush) = proxy::observe::LogWriter::stderr();
+    let builder = builder.with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder
             .json()
@@ -144,6 +148,7 @@ fn init_logging(format: LogFormat, level: &str) {
             .try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
+    flush
 }
 
 /// Exit code for a bad config (EX_USAGE/EX_CONFIG style, as linkerd does).
@@ -176,7 +181,7 @@ fn main() -> ExitCode {
         println!("rampart: {} is valid", args.config.display());
         return ExitCode::SUCCESS;
     }
-    init_logging(
+    let _log_flush = init_logging(
         args.log_format
             .map_or(config.logging.format, LogFormat::from),
         &config.logging.level,

@@ -6,6 +6,7 @@ mod metrics;
 mod route_metrics;
 mod streams;
 pub mod trace;
+mod writer;
 
 pub use access::{CLIENT_CLOSED_REQUEST, Outcome, RequestRecord, UploadStats};
 pub use backends::{BackendSample, BackendSource, BreakerSample};
@@ -17,3 +18,4 @@ pub use route_metrics::RouteMetrics;
 pub use streams::{
     SseFailoverLabels, StreamMetrics, StreamRouteLabels, WsCloseLabels, WsMessageLabels,
 };
+pub use writer::{LineWriter, LogFlush, LogWriter};
