@@ -128,7 +128,8 @@ impl From<LogFormatArg> for LogFormat {
 }
 
 /// Installs the global subscriber writing to stderr through the log writer thread (one write
-/// per batch of lines, none lost); `RUST_LOG` overrides `level` when set. Only the binary does
+/// per batch of lines, none lost), and in JSON hands the writer to the access log's
+/// hand-written line; `RUST_LOG` overrides `level` when set. Only the binary does
 /// this: the library just emits events. The returned guard writes out what is queued when it
 /// drops, at the end of `main`.
 fn init_logging(format: LogFormat, level: &str) -> Option<proxy::observe::LogFlush> {
@@ -139,6 +140,10 @@ fn init_logging(format: LogFormat, level: &str) -> Option<proxy::observe::LogFlu
         .with_env_filter(filter)
         .with_ansi(ansi);
     let (writer, flush) = proxy::observe::LogWriter::stderr();
+    if format == LogFormat::Json {
+        // The access log's line is written by hand, the same as this subscriber's.
+        proxy::observe::set_access_sink(writer.clone());
+    }
     let builder = builder.with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder

@@ -157,40 +157,23 @@ impl Drop for RequestRecord {
         if !self.access_log {
             return;
         }
-        let backend = self
-            .backend
-            .as_ref()
-            .map(|b| b.backend().address.to_string());
-        tracing::info!(
-            target: "rampart::access",
-            request_id = %self.request_id,
-            trace_id = %TraceField(self.trace_id),
-            client = %self.client,
-            method = %self.method,
-            host = %self.host,
-            path = %self.path,
-            status = self.status,
-            route = %route,
-            upstream = self.upstream.as_deref().unwrap_or(""),
-            backend = backend.as_deref().unwrap_or(""),
-            duration_ms = elapsed.as_secs_f64() * 1000.0,
-            bytes_in = self.upload.bytes(),
-            bytes_out = self.bytes_out,
-            completed = self.outcome == Outcome::Completed,
-            outcome = self.outcome.as_str(),
-            "request"
-        );
-    }
-}
-
-/// The access log's `trace_id`: 32 hex digits, or empty before the trace context was read.
-struct TraceField(Option<super::trace::TraceId>);
-
-impl std::fmt::Display for TraceField {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(id) => id.fmt(f),
-            None => Ok(()),
+        super::access_line::AccessLine {
+            request_id: &self.request_id,
+            trace_id: self.trace_id,
+            client: self.client,
+            method: self.method.as_str(),
+            host: &self.host,
+            path: &self.path,
+            status: self.status,
+            route,
+            upstream: self.upstream.as_deref().unwrap_or(""),
+            backend: self.backend.as_ref().map(|b| &b.backend().address),
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+            bytes_in: self.upload.bytes(),
+            bytes_out: self.bytes_out,
+            completed: self.outcome == Outcome::Completed,
+            outcome: self.outcome.as_str(),
         }
+        .log();
     }
 }

@@ -117,6 +117,16 @@ impl LogWriter {
         ))
     }
 
+    /// Queues one whole line (newline included) as an event's line is queued.
+    pub fn write_line(&self, line: &[u8]) {
+        match &self.shared {
+            Some(shared) => shared.push(line),
+            None => {
+                let _ = io::stderr().write_all(line);
+            }
+        }
+    }
+
     /// The writer thread over stderr, or (if no thread can be started) stderr line by line.
     pub fn stderr() -> (Self, Option<LogFlush>) {
         match Self::spawn(io::stderr()) {
