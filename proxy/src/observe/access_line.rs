@@ -54,17 +54,19 @@ impl AccessLine<'_> {
         string(self.request_id, out);
         out.push_str(",\"trace_id\":\"");
         if let Some(id) = self.trace_id {
-            let _ = write!(out, "{id}");
+            out.push_str(std::str::from_utf8(&id.hex()).unwrap_or_default());
         }
         out.push_str("\",\"client\":\"");
-        let _ = write!(out, "{}", self.client);
+        socket_addr(self.client, out);
         out.push_str("\",\"method\":");
         string(self.method, out);
         out.push_str(",\"host\":");
         string(self.host, out);
         out.push_str(",\"path\":");
         string(self.path, out);
-        let _ = write!(out, ",\"status\":{},\"route\":", self.status);
+        out.push_str(",\"status\":");
+        decimal(u64::from(self.status), out);
+        out.push_str(",\"route\":");
         string(self.route, out);
         out.push_str(",\"upstream\":");
         string(self.upstream, out);
@@ -79,14 +81,49 @@ impl AccessLine<'_> {
         } else {
             out.push_str("null");
         }
-        let _ = write!(
-            out,
-            ",\"bytes_in\":{},\"bytes_out\":{},\"completed\":{},\"outcome\":",
-            self.bytes_in, self.bytes_out, self.completed
-        );
+        out.push_str(",\"bytes_in\":");
+        decimal(self.bytes_in, out);
+        out.push_str(",\"bytes_out\":");
+        decimal(self.bytes_out, out);
+        out.push_str(if self.completed {
+            ",\"completed\":true,\"outcome\":"
+        } else {
+            ",\"completed\":false,\"outcome\":"
+        });
         string(self.outcome, out);
         out.push_str(",\"target\":\"rampart::access\"}\n");
     }
+}
+
+/// `n` in decimal, without the formatting machinery.
+fn decimal(mut n: u64, out: &mut String) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+/// `addr` as `Display` writes it; an IPv4 one by hand.
+fn socket_addr(addr: SocketAddr, out: &mut String) {
+    let SocketAddr::V4(v4) = addr else {
+        let _ = write!(out, "{addr}");
+        return;
+    };
+    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        decimal(u64::from(octet), out);
+    }
+    out.push(':');
+    decimal(u64::from(v4.port()), out);
 }
 
 impl AccessLine<'_> {
@@ -139,27 +176,26 @@ impl std::fmt::Display for TraceField {
     }
 }
 
-/// `s` as a JSON string, escaped as serde_json escapes it.
+/// `s` as a JSON string, escaped as serde_json escapes it. The usual string has nothing to
+/// escape and is copied whole.
 fn string(s: &str, out: &mut String) {
     out.push('"');
+    let needs = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
     let mut plain = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..0x20 => "",
-            _ => continue,
-        };
+    while let Some(off) = s.as_bytes()[plain..].iter().position(|&b| needs(b)) {
+        let i = plain + off;
         out.push_str(&s[plain..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(escape);
+        match s.as_bytes()[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b => {
+                let _ = write!(out, "\\u{b:04x}");
+            }
         }
         plain = i + 1;
     }
@@ -184,7 +220,12 @@ fn timestamp(now: SystemTime, out: &mut String) {
         }
         out.push_str(&cached.1);
     });
-    let _ = write!(out, ".{:06}Z", since.subsec_micros());
+    let micros = since.subsec_micros();
+    out.push('.');
+    for place in [100_000, 10_000, 1_000, 100, 10, 1] {
+        out.push(char::from(b'0' + (micros / place % 10) as u8));
+    }
+    out.push('Z');
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` for `secs` since the Unix epoch (the civil-from-days algorithm).

@@ -20,12 +20,19 @@ pub const FLAG_SAMPLED: u8 = 0x01;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceId(pub [u8; 16]);
 
-impl fmt::Display for TraceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl TraceId {
+    /// The 32 lowercase hex digits.
+    pub fn hex(&self) -> [u8; 32] {
         let mut out = [0u8; 32];
         hex_into(&self.0, &mut out);
+        out
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Hex digits are ASCII.
-        f.write_str(std::str::from_utf8(&out).unwrap_or_default())
+        f.write_str(std::str::from_utf8(&self.hex()).unwrap_or_default())
     }
 }
 
