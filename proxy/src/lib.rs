@@ -31,6 +31,7 @@ pub mod resilience;
 pub mod route;
 pub mod security;
 pub mod server;
+mod text;
 pub mod upgrade;
 pub mod upstream;
 

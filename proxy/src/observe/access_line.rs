@@ -5,6 +5,7 @@
 //! handed its log writer over ([`set_access_sink`]); otherwise the event goes through tracing.
 
 use super::writer::LogWriter;
+use crate::text::{push_decimal, push_ipv4};
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -65,7 +66,7 @@ impl AccessLine<'_> {
         out.push_str(",\"path\":");
         string(self.path, out);
         out.push_str(",\"status\":");
-        decimal(u64::from(self.status), out);
+        push_decimal(out, u64::from(self.status));
         out.push_str(",\"route\":");
         string(self.route, out);
         out.push_str(",\"upstream\":");
@@ -82,9 +83,9 @@ impl AccessLine<'_> {
             out.push_str("null");
         }
         out.push_str(",\"bytes_in\":");
-        decimal(self.bytes_in, out);
+        push_decimal(out, self.bytes_in);
         out.push_str(",\"bytes_out\":");
-        decimal(self.bytes_out, out);
+        push_decimal(out, self.bytes_out);
         out.push_str(if self.completed {
             ",\"completed\":true,\"outcome\":"
         } else {
@@ -95,35 +96,15 @@ impl AccessLine<'_> {
     }
 }
 
-/// `n` in decimal, without the formatting machinery.
-fn decimal(mut n: u64, out: &mut String) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
-}
-
 /// `addr` as `Display` writes it; an IPv4 one by hand.
 fn socket_addr(addr: SocketAddr, out: &mut String) {
     let SocketAddr::V4(v4) = addr else {
         let _ = write!(out, "{addr}");
         return;
     };
-    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        decimal(u64::from(octet), out);
-    }
+    push_ipv4(out, *v4.ip());
     out.push(':');
-    decimal(u64::from(v4.port()), out);
+    push_decimal(out, u64::from(v4.port()));
 }
 
 impl AccessLine<'_> {

@@ -159,10 +159,7 @@ fn month_days(year: u64, month: u64) -> u64 {
 
 proptest! {
     #[test]
-    fn numbers_and_addresses_are_what_display_writes(n in any::<u64>(), ip in any::<u32>(), v6 in any::<u128>(), port in any::<u16>()) {
-        let mut out = String::new();
-        decimal(n, &mut out);
-        prop_assert_eq!(&out, &n.to_string());
+    fn client_addresses_are_what_display_writes(ip in any::<u32>(), v6 in any::<u128>(), port in any::<u16>()) {
         for addr in [
             SocketAddr::from((std::net::Ipv4Addr::from(ip), port)),
             SocketAddr::from((std::net::Ipv6Addr::from(v6), port)),
