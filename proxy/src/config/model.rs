@@ -255,8 +255,12 @@ pub struct Via {
 }
 
 impl Via {
-    /// The items for `pseudonym`; `None` when it cannot be a header value.
+    /// The items for `pseudonym`; `None` when it cannot be one item of the list (not a header
+    /// value, or a comma in it).
     pub fn new(pseudonym: &str) -> Option<Self> {
+        if pseudonym.contains(',') {
+            return None;
+        }
         let item = |proto: &str| http::HeaderValue::from_str(&format!("{proto} {pseudonym}")).ok();
         Some(Self {
             pseudonym: pseudonym.to_owned(),

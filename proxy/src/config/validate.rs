@@ -140,19 +140,20 @@ pub fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             HeaderName::from_static("x-request-id")
         });
     let pseudonym = &raw.headers.via;
-    let via = (!pseudonym.is_empty())
-        .then(|| Via::new(pseudonym).filter(|_| !pseudonym.contains(',')))
-        .and_then(|via| {
-            if via.is_none() {
-                issues.push(
-                    "headers.via",
-                    format!(
-                        "{pseudonym:?} is not a valid Via pseudonym; use letters, digits, '-' and '.'"
-                    ),
-                );
-            }
-            via
-        });
+    let via = if pseudonym.is_empty() {
+        None
+    } else {
+        let via = Via::new(pseudonym);
+        if via.is_none() {
+            issues.push(
+                "headers.via",
+                format!(
+                    "{pseudonym:?} is not a valid Via pseudonym; use letters, digits, '-' and '.'"
+                ),
+            );
+        }
+        via
+    };
     let headers = HeaderConfig {
         x_forwarded: raw.headers.x_forwarded,
         forwarded: raw.headers.forwarded,
