@@ -19,14 +19,27 @@ pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
     out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
-/// Appends `ip` in dotted decimal.
+/// Appends `ip` in dotted decimal, built in a buffer and appended once.
 pub(crate) fn push_ipv4(out: &mut String, ip: Ipv4Addr) {
+    let mut text = [0u8; 15];
+    let mut len = 0;
     for (i, octet) in ip.octets().into_iter().enumerate() {
         if i > 0 {
-            out.push('.');
+            text[len] = b'.';
+            len += 1;
         }
-        push_decimal(out, u64::from(octet));
+        if octet >= 100 {
+            text[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            text[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        text[len] = b'0' + octet % 10;
+        len += 1;
     }
+    out.push_str(std::str::from_utf8(&text[..len]).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -44,6 +57,16 @@ mod tests {
             let mut out = String::new();
             push_ipv4(&mut out, ip);
             prop_assert_eq!(out, ip.to_string());
+        }
+    }
+
+    #[test]
+    fn every_octet() {
+        for octet in 0..=255u8 {
+            let ip = Ipv4Addr::new(octet, 0, 255, octet);
+            let mut out = String::new();
+            push_ipv4(&mut out, ip);
+            assert_eq!(out, ip.to_string());
         }
     }
 

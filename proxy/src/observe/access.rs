@@ -168,7 +168,7 @@ impl Drop for RequestRecord {
             route,
             upstream: self.upstream.as_deref().unwrap_or(""),
             backend: self.backend.as_ref().map(|b| &b.backend().address),
-            duration_ms: elapsed.as_secs_f64() * 1000.0,
+            duration_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             bytes_in: self.upload.bytes(),
             bytes_out: self.bytes_out,
             completed: self.outcome == Outcome::Completed,

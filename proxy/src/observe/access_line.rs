@@ -14,6 +14,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 static SINK: OnceLock<LogWriter> = OnceLock::new();
 
+thread_local! {
+    /// Each thread's line buffer, kept between requests (a line is about 450 bytes).
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// A line buffer grown past this (a request with a huge path) is not kept.
+const KEEP_LINE_CAPACITY: usize = 4096;
+
 /// Sends JSON access-log lines straight to `writer` (the one behind the binary's JSON
 /// subscriber); the `rampart::access` filter still decides whether a line is written. Returns
 /// false when a sink was already set.
@@ -39,7 +47,8 @@ pub(crate) struct AccessLine<'a> {
     pub route: &'a str,
     pub upstream: &'a str,
     pub backend: Option<&'a http::uri::Authority>,
-    pub duration_ms: f64,
+    /// How long the request took, in microseconds (logged as `duration_ms`).
+    pub duration_us: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub completed: bool,
@@ -77,11 +86,7 @@ impl AccessLine<'_> {
             None => out.push_str("\"\""),
         }
         out.push_str(",\"duration_ms\":");
-        if self.duration_ms.is_finite() {
-            let _ = write!(out, "{:?}", self.duration_ms);
-        } else {
-            out.push_str("null");
-        }
+        milliseconds(self.duration_us, out);
         out.push_str(",\"bytes_in\":");
         push_decimal(out, self.bytes_in);
         out.push_str(",\"bytes_out\":");
@@ -96,6 +101,33 @@ impl AccessLine<'_> {
     }
 }
 
+/// Below this many microseconds (31 years) the f64 nearest to `micros / 1000` is written
+/// as its shortest decimal, which is that quotient to three places: the f64s there are
+/// closer together than 0.0005, and any other decimal of three places or fewer is 0.001 away.
+const EXACT_MICROS: u64 = 1_000_000_000_000_000;
+
+/// `micros / 1000` as `{:?}` writes the f64 nearest to it (what the tracing path logs): the
+/// whole milliseconds, a point, and the fraction without trailing zeros but at least one digit.
+fn milliseconds(micros: u64, out: &mut String) {
+    if micros >= EXACT_MICROS {
+        let _ = write!(out, "{:?}", micros as f64 / 1000.0);
+        return;
+    }
+    push_decimal(out, micros / 1000);
+    let frac = micros % 1000;
+    let digits = [frac / 100, frac / 10 % 10, frac % 10];
+    let keep = match (digits[1], digits[2]) {
+        (0, 0) => 1,
+        (_, 0) => 2,
+        _ => 3,
+    };
+    let mut text = [b'.', b'0', b'0', b'0'];
+    for (slot, digit) in text[1..].iter_mut().zip(digits) {
+        *slot = b'0' + digit as u8;
+    }
+    out.push_str(std::str::from_utf8(&text[..=keep]).unwrap_or_default());
+}
+
 /// `addr` as `Display` writes it; an IPv4 one by hand.
 fn socket_addr(addr: SocketAddr, out: &mut String) {
     let SocketAddr::V4(v4) = addr else {
@@ -108,6 +140,12 @@ fn socket_addr(addr: SocketAddr, out: &mut String) {
 }
 
 impl AccessLine<'_> {
+    /// The duration in milliseconds, to the microsecond.
+    fn duration_ms(&self) -> f64 {
+        // Exact below 2^53 µs (285 years).
+        self.duration_us as f64 / 1000.0
+    }
+
     /// The line as a tracing event (`rampart::access`, INFO), for whatever subscriber is set.
     pub(crate) fn emit(&self) {
         tracing::info!(
@@ -122,7 +160,7 @@ impl AccessLine<'_> {
             route = %self.route,
             upstream = self.upstream,
             backend = %self.backend.map_or("", |b| b.as_str()),
-            duration_ms = self.duration_ms,
+            duration_ms = self.duration_ms(),
             bytes_in = self.bytes_in,
             bytes_out = self.bytes_out,
             completed = self.completed,
@@ -136,9 +174,14 @@ impl AccessLine<'_> {
     pub(crate) fn log(&self) {
         match sink() {
             Some(sink) if tracing::enabled!(target: "rampart::access", tracing::Level::INFO) => {
-                let mut line = String::with_capacity(400);
-                self.write(SystemTime::now(), &mut line);
-                sink.write_line(line.as_bytes());
+                LINE.with_borrow_mut(|line| {
+                    line.clear();
+                    self.write(SystemTime::now(), line);
+                    sink.write_line(line.as_bytes());
+                    if line.capacity() > KEEP_LINE_CAPACITY {
+                        *line = String::new();
+                    }
+                });
             }
             _ => self.emit(),
         }
@@ -161,9 +204,8 @@ impl std::fmt::Display for TraceField {
 /// escape and is copied whole.
 fn string(s: &str, out: &mut String) {
     out.push('"');
-    let needs = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
     let mut plain = 0;
-    while let Some(off) = s.as_bytes()[plain..].iter().position(|&b| needs(b)) {
+    while let Some(off) = first_to_escape(&s.as_bytes()[plain..]) {
         let i = plain + off;
         out.push_str(&s[plain..i]);
         match s.as_bytes()[i] {
@@ -182,6 +224,42 @@ fn string(s: &str, out: &mut String) {
     }
     out.push_str(&s[plain..]);
     out.push('"');
+}
+
+/// Whether JSON needs `b` escaped: a control character, a quote or a backslash.
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Where the first byte of `bytes` that JSON needs escaped is. Eight bytes at a time: a word
+/// with no such byte is passed over with a few operations (`x - 0x01..01 * n` sets a byte's top
+/// bit where the byte is below `n`, when `!x` has it too), and the word that has one is
+/// searched byte by byte.
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & TOPS;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        let hit = below(x, 0x20)
+            | below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1);
+        if hit != 0
+            && let Some(i) = word.iter().position(|&b| needs_escape(b))
+        {
+            return Some(at + i);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| needs_escape(b))
+        .map(|i| at + i)
 }
 
 /// RFC 3339 in UTC with microseconds, as tracing-subscriber writes it; the date and time of day

@@ -48,7 +48,7 @@ fn sample<'a>(text: &'a str, backend: Option<&'a http::uri::Authority>) -> Acces
         route: "app",
         upstream: text,
         backend,
-        duration_ms: 0.362_650_000_000_000_03,
+        duration_us: 362,
         bytes_in: 7,
         bytes_out: u64::MAX,
         completed: false,
@@ -171,6 +171,21 @@ proptest! {
     }
 
     #[test]
+    fn milliseconds_are_what_the_f64_debug_form_writes(micros in 0u64..EXACT_MICROS * 2) {
+        let mut out = String::new();
+        milliseconds(micros, &mut out);
+        prop_assert_eq!(out, format!("{:?}", micros as f64 / 1000.0));
+    }
+
+    #[test]
+    fn the_word_scan_finds_the_first_byte_to_escape(bytes in prop::collection::vec(
+        prop::sample::select(vec![b'a', b'"', b'\\', 0, 0x1f, b' ', b'!', 0x7f, 0x80, 0xa2, 0xff]),
+        0..40,
+    )) {
+        prop_assert_eq!(first_to_escape(&bytes), bytes.iter().position(|&b| needs_escape(b)));
+    }
+
+    #[test]
     fn strings_are_escaped_as_serde_json_escapes_them(s in any::<String>()) {
         let mut out = String::new();
         string(&s, &mut out);
@@ -198,5 +213,23 @@ proptest! {
             rem % 60
         );
         prop_assert_eq!(out, want);
+    }
+}
+
+#[test]
+fn milliseconds_at_the_edges() {
+    let small = 0..20_000;
+    let edges = [
+        123_456_789,
+        EXACT_MICROS - 1,
+        EXACT_MICROS,
+        (1 << 53) - 1,
+        1 << 53,
+        u64::MAX,
+    ];
+    for micros in small.chain(edges) {
+        let mut out = String::new();
+        milliseconds(micros, &mut out);
+        assert_eq!(out, format!("{:?}", micros as f64 / 1000.0), "{micros} µs");
     }
 }
