@@ -16,7 +16,11 @@ pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    // Byte by byte: a number has few digits, and `push_str` would check them as UTF-8 and
+    // call `memcpy` for them.
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
 }
 
 /// Appends `ip` in dotted decimal, built in a buffer and appended once.

@@ -237,15 +237,15 @@ impl Follower {
         None
     }
 
-    /// Takes in bulk the bytes of a field value or request line up to its CR, when there is
-    /// nothing to remember of them and none is a violation: a value of a field other than the
-    /// framing headers, the rest of a request line past its kept prefix. Returns how many it
-    /// took; 0 leaves the next byte to [`Follower::step`] (which finds the exact violation,
-    /// or the byte where the head limit is reached).
+    /// Takes in bulk the bytes of a field value or request line up to its CR, when none is a
+    /// violation: a value of a field other than the framing headers (nothing of it is kept),
+    /// or the request line (its first bytes are kept, as [`Follower::request_line_byte`]
+    /// keeps them). Returns how many it took; 0 leaves the next byte to [`Follower::step`]
+    /// (which finds the exact violation, or the byte where the head limit is reached).
     fn plain_run(&mut self, rest: &[u8]) -> usize {
         let value = match self.state {
             State::FieldValue if self.name_len > 0 && self.name_kind() == Name::Other => true,
-            State::RequestLine if self.line_len == self.line.len() => false,
+            State::RequestLine => false,
             _ => return 0,
         };
         let mut n = 0;
@@ -262,6 +262,11 @@ impl Follower {
         }
         if self.head_bytes + n >= self.limits.max_head_bytes {
             return 0;
+        }
+        if !value {
+            let keep = (self.line.len() - self.line_len).min(n);
+            self.line[self.line_len..self.line_len + keep].copy_from_slice(&rest[..keep]);
+            self.line_len += keep;
         }
         self.head_bytes += n;
         n
