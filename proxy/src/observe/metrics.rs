@@ -51,6 +51,8 @@ pub struct Metrics {
     pub in_flight: Gauge,
     /// Idle HTTP/1 client connections parked outside hyper (holding only their socket).
     pub parked: Gauge,
+    /// Accepted connections a worker handed to a less loaded worker of the same listener.
+    pub handed_over: Counter,
     /// Upstream failures by upstream and kind.
     pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
     /// Config reloads by result.
@@ -184,6 +186,12 @@ impl Metrics {
             "Idle HTTP/1 client connections parked outside hyper between requests",
             parked.clone(),
         );
+        let handed_over = Counter::default();
+        registry.register(
+            "connections_handed_over",
+            "Accepted connections a worker handed to a less loaded worker of the same listener",
+            handed_over.clone(),
+        );
         let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
         registry.register(
             "upstream_errors",
@@ -260,6 +268,7 @@ impl Metrics {
             duration,
             in_flight,
             parked,
+            handed_over,
             upstream_errors,
             reloads,
             stale_retries,

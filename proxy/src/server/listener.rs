@@ -7,6 +7,7 @@ use super::lot::{Left, Lot};
 use super::park::Parked;
 use super::reclaim::Reclaim;
 use super::serve::{Context, Ended, Served, serve_parked, serve_plain, serve_tls, write_handed};
+use super::spread::{Handed, Inbox, Spread};
 use crate::observe::Metrics;
 use crate::security;
 use crate::security::ConnGuard;
@@ -42,9 +43,20 @@ struct Builders {
     h2: auto::Builder<TokioExecutor>,
 }
 
+/// This worker's place among the workers of a listener.
+pub(crate) struct Peers {
+    /// The listener's workers and their loads.
+    pub(crate) spread: Arc<Spread>,
+    /// Connections the other workers handed to this one.
+    pub(crate) inbox: Inbox,
+}
+
 /// Serves one listener until `stop` fires, then drains its connections within `drain`.
+/// A connection accepted while this worker holds more than its share goes to the least
+/// loaded worker of the listener (`spread.rs`).
 pub(crate) async fn run(
     listener: TcpListener,
+    mut peers: Peers,
     shared: Arc<Shared>,
     stop: CancellationToken,
     drain: Duration,
@@ -76,6 +88,7 @@ pub(crate) async fn run(
         let event = tokio::select! {
             () = stop.cancelled() => break,
             accepted = listener.accept() => Event::Accepted(accepted),
+            Some(handed) = peers.inbox.recv() => Event::Handed(handed),
             // Reaped as they end: a finished task's slot holds its whole future's memory until
             // the set lets go of it, so closed connections would keep RSS at its peak.
             Some(joined) = conns.join_next(), if !conns.is_empty() => Event::Joined(joined),
@@ -83,7 +96,16 @@ pub(crate) async fn run(
             () = std::future::poll_fn(|c| reclaim.poll_run(c)) => continue,
         };
         match event {
-            Event::Accepted(Ok((stream, client))) => listening.accept(&mut conns, stream, client),
+            Event::Accepted(Ok((stream, client))) => match peers.spread.elsewhere(worker) {
+                Some(to) => match peers.spread.hand(to, stream, client) {
+                    Ok(()) => {
+                        shared.metrics.handed_over.inc();
+                    }
+                    Err(stream) => listening.accept(&mut conns, stream, client),
+                },
+                None => listening.accept(&mut conns, stream, client),
+            },
+            Event::Handed(handed) => listening.take(&mut conns, handed),
             Event::Accepted(Err(e)) => {
                 // Out of file descriptors and similar: back off briefly instead of spinning.
                 tracing::warn!(error = %e, "accept failed");
@@ -105,8 +127,15 @@ pub(crate) async fn run(
                 tracing::trace!(%client, "parked connection closed by its client");
             }
         }
+        peers.spread.set_open(worker, conns.len() + lot.len());
     }
     drop(listener);
+    // Sockets the other workers handed over before this one stopped are served like the
+    // ones it accepted itself; none comes after this.
+    peers.inbox.close();
+    while let Ok(handed) = peers.inbox.try_recv() {
+        listening.take(&mut conns, handed);
+    }
     // `stop` has fired: parked connections close at once, idle ones too (a task that parks
     // from here on is dropped with its result), busy ones finish their response.
     drop(lot);
@@ -143,6 +172,8 @@ fn head_timeout(metrics: &Metrics, client: SocketAddr) {
 /// What woke a listener's loop.
 enum Event {
     Accepted(std::io::Result<(TcpStream, SocketAddr)>),
+    /// Another worker of the listener handed over a socket it accepted.
+    Handed(Handed),
     /// A connection's task ended: closed, or parked.
     Joined(Result<Option<Parked>, JoinError>),
     Lot(Left),
@@ -197,6 +228,16 @@ impl Listening {
             .flatten()
             .map(Box::new);
         self.spawn(conns, client, guard, Start::New(stream, tls));
+    }
+
+    /// Admits a socket another worker accepted and handed over, as if accepted here.
+    fn take(&self, conns: &mut Conns, handed: Handed) {
+        match TcpStream::from_std(handed.stream) {
+            Ok(stream) => self.accept(conns, stream, handed.client),
+            Err(e) => {
+                tracing::debug!(client = %handed.client, error = %e, "handed socket could not join this worker");
+            }
+        }
     }
 
     /// Starts the task of a parked connection whose next request has begun to arrive.

@@ -109,6 +109,11 @@ impl Lot {
         }
     }
 
+    /// How many connections are parked.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// Parks `parked` until its socket turns readable or its deadline passes; the caller polls
     /// the lot next (that registers the socket's waker).
     pub(crate) fn insert(&mut self, parked: Parked) {

@@ -10,6 +10,7 @@ mod park;
 mod reclaim;
 mod runtime;
 mod serve;
+mod spread;
 mod workers;
 
 pub(crate) use drain::DrainCause;
@@ -243,8 +244,9 @@ impl Proxy {
         source: ConfigSource,
     ) -> Result<ProxyHandle, StartError> {
         let workers = config.server.workers.max(1);
-        // per_worker[w] holds worker w's socket of every listener.
-        let mut per_worker: Vec<Vec<std::net::TcpListener>> =
+        // per_worker[w] holds worker w's socket of every listener, with that listener's spread
+        // and worker w's inbox in it.
+        let mut per_worker: Vec<Vec<workers::WorkerSocket>> =
             (0..workers).map(|_| Vec::new()).collect();
         let mut listeners = Vec::new();
         for (i, l) in config.listeners.iter().enumerate() {
@@ -254,8 +256,13 @@ impl Proxy {
                     addr: l.bind,
                     source,
                 })?;
-            for (w, socket) in sockets.into_iter().enumerate() {
-                per_worker[w].push(socket);
+            let (spread, inboxes) = spread::Spread::new(workers);
+            for (w, (socket, inbox)) in sockets.into_iter().zip(inboxes).enumerate() {
+                per_worker[w].push(workers::WorkerSocket {
+                    listener: socket,
+                    spread: Arc::clone(&spread),
+                    inbox,
+                });
             }
             listeners.push((l.name.clone(), addr));
         }

@@ -2,6 +2,7 @@
 //! (SO_REUSEPORT, so the kernel spreads connections) and its own upstream pools, so a request
 //! is served start to end on one thread with no cross-thread wake-ups.
 
+use super::spread::{Inbox, Spread};
 use super::{Shared, listener};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
@@ -61,10 +62,20 @@ fn exclusive_probe(addr: SocketAddr) -> std::io::Result<SocketAddr> {
     Ok(got)
 }
 
+/// One worker's socket of a listener, with the listener's [`Spread`] and the worker's inbox.
+pub(crate) struct WorkerSocket {
+    /// The worker's own SO_REUSEPORT socket.
+    pub(crate) listener: std::net::TcpListener,
+    /// The listener's workers and their loads.
+    pub(crate) spread: Arc<Spread>,
+    /// Connections the other workers handed to this one.
+    pub(crate) inbox: Inbox,
+}
+
 /// Starts worker thread `index` serving `listeners`; the receiver fires when it has drained.
 pub(crate) fn spawn(
     index: usize,
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<WorkerSocket>,
     shared: Arc<Shared>,
     stop: CancellationToken,
     drain: Duration,
@@ -78,10 +89,14 @@ pub(crate) fn spawn(
         .spawn(move || {
             runtime.block_on(async move {
                 let mut serving = Vec::with_capacity(listeners.len());
-                for (listener_index, std_listener) in listeners.into_iter().enumerate() {
-                    match tokio::net::TcpListener::from_std(std_listener) {
+                for (listener_index, socket) in listeners.into_iter().enumerate() {
+                    match tokio::net::TcpListener::from_std(socket.listener) {
                         Ok(l) => serving.push(tokio::spawn(listener::run(
                             l,
+                            listener::Peers {
+                                spread: socket.spread,
+                                inbox: socket.inbox,
+                            },
                             Arc::clone(&shared),
                             stop.clone(),
                             drain,
