@@ -1,6 +1,7 @@
 //! Worker threads: each runs its own single-threaded event loop with its own listening socket
-//! (SO_REUSEPORT, so the kernel spreads connections) and its own upstream pools, so a request
-//! is served start to end on one thread with no cross-thread wake-ups.
+//! (SO_REUSEPORT, so the kernel spreads connections; `spread.rs` evens out what the kernel's
+//! hash leaves uneven, at accept) and its own upstream pools, so a request is served start to
+//! end on one thread with no cross-thread wake-ups.
 
 use super::spread::{Inbox, Spread};
 use super::{Shared, listener};
