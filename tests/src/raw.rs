@@ -78,6 +78,15 @@ impl RawBackend {
         }
     }
 
+    /// Starts a backend that answers each request with its path as the body.
+    pub async fn echo_path() -> Self {
+        Self::start(|r| {
+            let path = r.head.split_whitespace().nth(1).unwrap_or("").to_owned();
+            Reply::Send(ok_response(&path))
+        })
+        .await
+    }
+
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -195,6 +204,18 @@ impl RawClient {
     pub async fn read_response(&mut self) -> Option<RawResponse> {
         let (head, body) = read_message(&mut self.stream, &mut self.buf, false).await?;
         Some(RawResponse { head, body })
+    }
+
+    /// Sends `GET path` (Host `a`) and reads the response within the test deadline; panics
+    /// unless it is a 200, and returns its body as text.
+    pub async fn get_ok(&mut self, path: &str) -> String {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .await;
+        let resp = crate::harness::within("response", self.read_response())
+            .await
+            .expect("a response");
+        assert_eq!(resp.status(), 200, "{}", resp.head);
+        String::from_utf8_lossy(&resp.body).into_owned()
     }
 
     /// Reads one response to a HEAD request (a head only).

@@ -8,15 +8,11 @@
 
 use tests::harness::{self, admin_url, config_with, eventually, upstream_yaml, within};
 use tests::prom;
-use tests::raw::{RawBackend, RawClient, Reply, ok_response};
+use tests::raw::{RawBackend, RawClient};
 
 /// A backend that answers each request with its path as the body.
 async fn echo_path() -> RawBackend {
-    RawBackend::start(|r| {
-        let path = r.head.split_whitespace().nth(1).unwrap_or("").to_owned();
-        Reply::Send(ok_response(&path))
-    })
-    .await
+    RawBackend::echo_path().await
 }
 
 fn config(backend: &RawBackend, server: &str) -> String {
@@ -54,14 +50,7 @@ async fn ends(client: &mut RawClient) {
 }
 
 async fn get(client: &mut RawClient, path: &str) -> String {
-    client
-        .send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
-        .await;
-    let resp = within("response", client.read_response())
-        .await
-        .expect("a response");
-    assert_eq!(resp.status(), 200, "{}", resp.head);
-    String::from_utf8_lossy(&resp.body).into_owned()
+    client.get_ok(path).await
 }
 
 #[tokio::test]

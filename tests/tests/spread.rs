@@ -3,18 +3,9 @@
 //! loaded one hands new ones over (`rampart_connections_handed_over_total`); a handed
 //! connection is served like any other, keep-alive included; one worker keeps everything.
 
-use tests::harness::{self, admin_url, config_with, upstream_yaml, within};
+use tests::harness::{self, admin_url, config_with, upstream_yaml};
 use tests::prom;
-use tests::raw::{RawBackend, RawClient, Reply, ok_response};
-
-/// A backend that answers each request with its path as the body.
-async fn echo_path() -> RawBackend {
-    RawBackend::start(|r| {
-        let path = r.head.split_whitespace().nth(1).unwrap_or("").to_owned();
-        Reply::Send(ok_response(&path))
-    })
-    .await
-}
+use tests::raw::{RawBackend, RawClient};
 
 fn config(backend: &RawBackend, workers: usize) -> String {
     config_with(
@@ -22,17 +13,6 @@ fn config(backend: &RawBackend, workers: usize) -> String {
         "  - { match: { path_prefix: / }, upstream: api }\n",
         &format!("server: {{ workers: {workers} }}\n"),
     )
-}
-
-async fn get(client: &mut RawClient, path: &str) -> String {
-    client
-        .send(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
-        .await;
-    let resp = within("response", client.read_response())
-        .await
-        .expect("a response");
-    assert_eq!(resp.status(), 200, "{}", resp.head);
-    String::from_utf8_lossy(&resp.body).into_owned()
 }
 
 async fn handed_over(proxy: &proxy::ProxyHandle) -> f64 {
@@ -49,14 +29,14 @@ async fn serve_each_twice(proxy: &proxy::ProxyHandle, n: usize) {
     for i in 0..n {
         let mut client = RawClient::connect(proxy.first_addr()).await;
         assert_eq!(
-            get(&mut client, &format!("/first/{i}")).await,
+            client.get_ok(&format!("/first/{i}")).await,
             format!("/first/{i}")
         );
         clients.push(client);
     }
     for (i, client) in clients.iter_mut().enumerate() {
         assert_eq!(
-            get(client, &format!("/second/{i}")).await,
+            client.get_ok(&format!("/second/{i}")).await,
             format!("/second/{i}")
         );
     }
@@ -64,7 +44,7 @@ async fn serve_each_twice(proxy: &proxy::ProxyHandle, n: usize) {
 
 #[tokio::test]
 async fn connections_over_two_workers_are_handed_over_and_all_served_on_their_own_connection() {
-    let backend = echo_path().await;
+    let backend = RawBackend::echo_path().await;
     let proxy = harness::start(&config(&backend, 2)).await;
     // 60 connections: the hash would have to keep the two workers within one of each other
     // the whole way for none to be handed over (a chance of about one in a billion).
@@ -76,7 +56,7 @@ async fn connections_over_two_workers_are_handed_over_and_all_served_on_their_ow
 
 #[tokio::test]
 async fn one_worker_hands_nothing_over() {
-    let backend = echo_path().await;
+    let backend = RawBackend::echo_path().await;
     let proxy = harness::start(&config(&backend, 1)).await;
     serve_each_twice(&proxy, 20).await;
     assert_eq!(handed_over(&proxy).await, 0.0);
